@@ -1,0 +1,6 @@
+/* placeholder until the CLI lands */
+int opra_client_placeholder(void);
+int opra_client_placeholder(void)
+{
+	return 0;
+}

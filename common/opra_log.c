@@ -1,0 +1,81 @@
+#include "opra_log.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static atomic_int log_level = OPRA_LOG_INFO;
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+void opra_log_set_level(opra_log_level level)
+{
+	atomic_store(&log_level, (int)level);
+}
+
+opra_log_level opra_log_get_level(void)
+{
+	return (opra_log_level)atomic_load(&log_level);
+}
+
+int opra_log_level_parse(const char *name)
+{
+	if (name == NULL)
+		return -1;
+	for (int i = 0; i < 4; i++)
+		if (strcmp(name, level_names[i]) == 0)
+			return i;
+	if (strcmp(name, "warning") == 0)
+		return OPRA_LOG_WARN;
+	return -1;
+}
+
+int opra_log_enabled(opra_log_level level)
+{
+	return (int)level <= atomic_load(&log_level);
+}
+
+char *opra_time_iso(char *buf, unsigned long size)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	return buf;
+}
+
+long long opra_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+void opra_log(opra_log_level level, const char *fmt, ...)
+{
+	if (!opra_log_enabled(level))
+		return;
+	char line[2048];
+	char when[32];
+	int n = snprintf(line, sizeof(line), "%s %-5s ", opra_time_iso(when, sizeof(when)),
+			 level_names[level]);
+	va_list ap;
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < sizeof(line))
+		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	/* Strip control characters so a hostile string cannot forge log lines. */
+	for (char *p = line; *p; p++)
+		if ((unsigned char)*p < 0x20 && *p != '\t')
+			*p = '?';
+	/* One fputs of a whole line: stdio locks the stream, so lines from
+	 * different threads do not interleave. */
+	flockfile(stderr);
+	fputs(line, stderr);
+	fputc('\n', stderr);
+	funlockfile(stderr);
+}

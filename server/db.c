@@ -1,0 +1,219 @@
+#include "db.h"
+
+#include "opra_alloc.h"
+#include "opra_err.h"
+#include "opra_log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct db {
+	PGconn *conn;
+	char *conninfo;
+	char sqlstate[6];
+};
+
+static void quiet_notices(void *arg, const char *message)
+{
+	(void)arg;
+	log_debug("postgres: %s", message);
+}
+
+/* A conninfo without secrets, for messages: host/port/dbname only. */
+static void describe(PGconn *c, char *out, size_t size)
+{
+	const char *host = c ? PQhost(c) : NULL;
+	const char *port = c ? PQport(c) : NULL;
+	const char *name = c ? PQdb(c) : NULL;
+	snprintf(out, size, "host=%s port=%s dbname=%s", host && *host ? host : "?",
+		 port && *port ? port : "?", name && *name ? name : "?");
+}
+
+static int connect_now(db *d)
+{
+	char where[512];
+	if (d->conn)
+		PQfinish(d->conn);
+	d->conn = PQconnectdb(d->conninfo);
+	if (d->conn == NULL)
+		return opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory connecting to PostgreSQL");
+	if (PQstatus(d->conn) != CONNECTION_OK) {
+		char msg[512];
+		describe(d->conn, where, sizeof(where));
+		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(d->conn));
+		msg[strcspn(msg, "\n")] = '\0';
+		PQfinish(d->conn);
+		d->conn = NULL;
+		return opra_err_set(OPRA_UNAVAILABLE, "cannot connect to PostgreSQL (%s): %s", where,
+				    msg);
+	}
+	PQsetNoticeProcessor(d->conn, quiet_notices, NULL);
+	return OPRA_OK;
+}
+
+int db_open(db **out, const char *conninfo)
+{
+	db *d = NULL;
+	int rc = OPRA_OK;
+
+	*out = NULL;
+	d = opra_calloc(1, sizeof(*d));
+	if (d == NULL || (d->conninfo = opra_strdup(conninfo ? conninfo : "")) == NULL) {
+		rc = opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
+		goto done;
+	}
+	if ((rc = connect_now(d)) != OPRA_OK)
+		goto done;
+	*out = d;
+	d = NULL;
+done:
+	db_close(d);
+	return rc;
+}
+
+void db_close(db *d)
+{
+	if (d == NULL)
+		return;
+	if (d->conn)
+		PQfinish(d->conn);
+	opra_free(d->conninfo);
+	opra_free(d);
+}
+
+PGconn *db_conn(db *d)
+{
+	return d->conn;
+}
+
+int db_ensure(db *d)
+{
+	if (d->conn && PQstatus(d->conn) == CONNECTION_OK)
+		return OPRA_OK;
+	log_warn("database connection lost; reconnecting");
+	int rc = connect_now(d);
+	if (rc == OPRA_OK)
+		log_info("database connection re-established");
+	return rc;
+}
+
+const char *db_last_sqlstate(const db *d)
+{
+	return d->sqlstate;
+}
+
+static int map_sqlstate(const char *st)
+{
+	if (strcmp(st, "23505") == 0)
+		return OPRA_ALREADY_EXISTS;
+	if (strcmp(st, "23503") == 0)
+		return OPRA_FAILED_PRECONDITION;
+	if (strcmp(st, "23514") == 0 || strcmp(st, "23502") == 0 || strncmp(st, "22", 2) == 0)
+		return OPRA_INVALID_ARGUMENT;
+	if (strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0)
+		return OPRA_ABORTED;
+	if (strncmp(st, "08", 2) == 0 || strcmp(st, "57P01") == 0 || strcmp(st, "57P02") == 0 ||
+	    strcmp(st, "57P03") == 0)
+		return OPRA_UNAVAILABLE;
+	if (strcmp(st, "57014") == 0)
+		return OPRA_DEADLINE_EXCEEDED;
+	return OPRA_INTERNAL;
+}
+
+static int fail(db *d, PGresult *r, const char *sql)
+{
+	const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	char msg[512];
+	snprintf(msg, sizeof(msg), "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(d->conn));
+	msg[strcspn(msg, "\n")] = '\0';
+	int lost = d->conn == NULL || PQstatus(d->conn) != CONNECTION_OK;
+	snprintf(d->sqlstate, sizeof(d->sqlstate), "%s", st ? st : (lost ? "08006" : "XX000"));
+	PQclear(r);
+	int code = map_sqlstate(d->sqlstate);
+	if (code == OPRA_INTERNAL || code == OPRA_UNAVAILABLE)
+		log_warn("database error %s: %s (statement: %.80s)", d->sqlstate, msg, sql);
+	else
+		log_debug("database said %s: %s", d->sqlstate, msg);
+	switch (code) {
+	case OPRA_UNAVAILABLE:
+		return opra_err_set(code, "the database is unavailable; retry shortly");
+	case OPRA_ABORTED:
+		return opra_err_set(code, "a concurrent change conflicted; retry");
+	case OPRA_DEADLINE_EXCEEDED:
+		return opra_err_set(code, "the database statement took too long");
+	case OPRA_INTERNAL:
+		return opra_err_set(code, "database error %s (details in the server log)",
+				    d->sqlstate);
+	default:
+		/* Constraint messages name constraints and values the caller sent. */
+		return opra_err_set(code, "%s", msg);
+	}
+}
+
+int db_exec_bin(PGresult **out, db *d, int want_rows, const char *sql, int nparams,
+		const char *const *params, const int *lengths, const int *formats)
+{
+	*out = NULL;
+	d->sqlstate[0] = '\0';
+	if (d->conn == NULL)
+		return opra_err_set(OPRA_UNAVAILABLE, "the database is unavailable; retry shortly");
+	PGresult *r = PQexecParams(d->conn, sql, nparams, NULL, params, lengths, formats, 0);
+	ExecStatusType want = want_rows ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
+	if (r == NULL || PQresultStatus(r) != want)
+		return fail(d, r, sql);
+	*out = r;
+	return OPRA_OK;
+}
+
+int db_exec(PGresult **out, db *d, int want_rows, const char *sql, int nparams,
+	    const char *const *params)
+{
+	return db_exec_bin(out, d, want_rows, sql, nparams, params, NULL, NULL);
+}
+
+int db_cmd(db *d, const char *sql, int nparams, const char *const *params)
+{
+	PGresult *r = NULL;
+	int rc = db_exec(&r, d, 0, sql, nparams, params);
+	PQclear(r);
+	return rc;
+}
+
+int db_exec_script(db *d, const char *sql)
+{
+	d->sqlstate[0] = '\0';
+	if (d->conn == NULL)
+		return opra_err_set(OPRA_UNAVAILABLE, "the database is unavailable");
+	PGresult *r = PQexec(d->conn, sql);
+	if (r == NULL ||
+	    (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK))
+		return fail(d, r, sql);
+	PQclear(r);
+	return OPRA_OK;
+}
+
+int db_begin(db *d)
+{
+	return db_cmd(d, "BEGIN", 0, NULL);
+}
+
+int db_commit(db *d)
+{
+	return db_cmd(d, "COMMIT", 0, NULL);
+}
+
+int db_in_transaction(db *d)
+{
+	if (d->conn == NULL)
+		return 0;
+	PGTransactionStatusType s = PQtransactionStatus(d->conn);
+	return s == PQTRANS_INTRANS || s == PQTRANS_INERROR || s == PQTRANS_ACTIVE;
+}
+
+void db_rollback(db *d)
+{
+	if (d->conn == NULL || !db_in_transaction(d))
+		return;
+	PGresult *r = PQexec(d->conn, "ROLLBACK");
+	PQclear(r);
+}

@@ -1,0 +1,54 @@
+/* The server's PostgreSQL layer (libpq). One db per worker thread; a db is
+ * not shared between threads. Only parameterised statements: every value
+ * from outside travels as a parameter, never inside SQL text. */
+#ifndef OPRA_DB_H
+#define OPRA_DB_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+typedef struct db db;
+
+/* Connects to conninfo (a libpq connection string or URI). Returns OPRA_OK,
+ * or OPRA_UNAVAILABLE with a message that says where it tried and why
+ * (never the password). On success *out is owned by the caller (db_close). */
+int db_open(db **out, const char *conninfo);
+void db_close(db *d);
+PGconn *db_conn(db *d);
+
+/* Makes sure the connection is usable, reconnecting after a PostgreSQL
+ * restart or a dropped connection. OPRA_OK or OPRA_UNAVAILABLE. */
+int db_ensure(db *d);
+
+/* Runs one parameterised statement (text parameters; NULL entries are SQL
+ * NULL). Checks the result status exactly: PGRES_TUPLES_OK for statements
+ * that return rows, PGRES_COMMAND_OK otherwise (pass want_rows). On success
+ * *out is the result (PQclear it); on failure *out is NULL and the return
+ * value maps the SQLSTATE: unique_violation -> ALREADY_EXISTS,
+ * foreign_key_violation -> FAILED_PRECONDITION, check/not-null/invalid text ->
+ * INVALID_ARGUMENT, serialization/deadlock -> ABORTED, connection class 08
+ * and admin shutdown (57P01..57P03) -> UNAVAILABLE, others -> INTERNAL. The
+ * full PostgreSQL message goes to the log at warn level; the last error holds
+ * a short message safe to show a client. */
+int db_exec(PGresult **out, db *d, int want_rows, const char *sql, int nparams,
+	    const char *const *params);
+/* Same with explicit lengths and formats (1 = binary) per parameter. */
+int db_exec_bin(PGresult **out, db *d, int want_rows, const char *sql, int nparams,
+		const char *const *params, const int *lengths, const int *formats);
+/* Runs a statement that returns no rows and discards the result. */
+int db_cmd(db *d, const char *sql, int nparams, const char *const *params);
+
+/* Trusted, parameterless SQL text (migrations only): may hold several
+ * statements. */
+int db_exec_script(db *d, const char *sql);
+
+int db_begin(db *d);
+int db_commit(db *d);
+/* Rolls back if a transaction is open; safe to call at any time. */
+void db_rollback(db *d);
+int db_in_transaction(db *d);
+
+/* The SQLSTATE of the last failed statement ("" if none). */
+const char *db_last_sqlstate(const db *d);
+
+#endif
