@@ -86,6 +86,11 @@ PGconn *db_conn(db *d)
 	return d->conn;
 }
 
+int db_lost(const db *d)
+{
+	return d->conn == NULL || PQstatus(d->conn) != CONNECTION_OK;
+}
+
 int db_ensure(db *d)
 {
 	if (d->conn && PQstatus(d->conn) == CONNECTION_OK)

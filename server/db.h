@@ -20,6 +20,10 @@ PGconn *db_conn(db *d);
  * restart or a dropped connection. OPRA_OK or OPRA_UNAVAILABLE. */
 int db_ensure(db *d);
 
+/* True when the connection is gone (never made, or broken by a failed
+ * statement): db_ensure will reconnect. */
+int db_lost(const db *d);
+
 /* Runs one parameterised statement (text parameters; NULL entries are SQL
  * NULL). Checks the result status exactly: PGRES_TUPLES_OK for statements
  * that return rows, PGRES_COMMAND_OK otherwise (pass want_rows). On success

@@ -1,0 +1,146 @@
+#include "auth.h"
+
+#include "opra_err.h"
+#include "opra_log.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+unsigned role_from_name(const char *name)
+{
+	if (name == NULL)
+		return 0;
+	if (strcmp(name, "admin") == 0)
+		return ROLE_ADMIN;
+	if (strcmp(name, "program-office") == 0)
+		return ROLE_PROGRAM_OFFICE;
+	if (strcmp(name, "user") == 0)
+		return ROLE_USER;
+	if (strcmp(name, "automation") == 0)
+		return ROLE_AUTOMATION;
+	return 0;
+}
+
+const char *role_name(unsigned role)
+{
+	switch (role) {
+	case ROLE_ADMIN:
+		return "admin";
+	case ROLE_PROGRAM_OFFICE:
+		return "program-office";
+	case ROLE_USER:
+		return "user";
+	case ROLE_AUTOMATION:
+		return "automation";
+	default:
+		return "?";
+	}
+}
+
+int auth_user_name_check(const char *name)
+{
+	size_t len = name ? strnlen(name, CALLER_NAME_MAX + 1) : 0;
+	if (len == 0)
+		return opra_err_set(OPRA_INVALID_ARGUMENT, "a user name must not be empty");
+	if (len > CALLER_NAME_MAX)
+		return opra_err_set(OPRA_INVALID_ARGUMENT, "a user name is at most %d characters",
+				    CALLER_NAME_MAX);
+	for (size_t i = 0; i < len; i++) {
+		char ch = name[i];
+		int alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			    (ch >= '0' && ch <= '9');
+		if (!alnum && (i == 0 || (ch != '.' && ch != '_' && ch != '-' && ch != '@')))
+			return opra_err_set(OPRA_INVALID_ARGUMENT,
+					    "user names may hold only letters, digits, '.', '_', "
+					    "'-' and '@', and start with a letter or digit");
+	}
+	return OPRA_OK;
+}
+
+int auth_token(caller *out, db *d, const char *token)
+{
+	opra_token t;
+	PGresult *r = NULL;
+	uint8_t stored[TOKEN_HASH_BYTES];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = token_parse(&t, token)) != OPRA_OK)
+		return rc;
+	if ((rc = db_ensure(d)) != OPRA_OK)
+		goto done;
+	const char *params[1] = {t.selector};
+	rc = db_exec(&r, d, 1,
+		     "SELECT id, name, role, encode(token_hash, 'hex'), revoked_at IS NOT NULL "
+		     "FROM users WHERE token_selector = $1",
+		     1, params);
+	if (rc != OPRA_OK)
+		goto done;
+	if (PQntuples(r) != 1) {
+		rc = opra_err_set(OPRA_UNAUTHENTICATED,
+				  "the token is not recognised (was it copied whole? ask an admin "
+				  "for a new one with 'opra user add')");
+		goto done;
+	}
+	size_t bin_len = 0;
+	if (sodium_hex2bin(stored, sizeof(stored), PQgetvalue(r, 0, 3),
+			   (size_t)PQgetlength(r, 0, 3), NULL, &bin_len, NULL) != 0 ||
+	    bin_len != sizeof(stored) || !token_hash_equal(stored, t.hash)) {
+		rc = opra_err_set(OPRA_UNAUTHENTICATED,
+				  "the token is not recognised (was it copied whole? ask an admin "
+				  "for a new one with 'opra user add')");
+		goto done;
+	}
+	if (strcmp(PQgetvalue(r, 0, 4), "t") == 0) {
+		rc = opra_err_set(OPRA_UNAUTHENTICATED,
+				  "the token of user '%s' has been revoked; ask an admin for a new "
+				  "one",
+				  PQgetvalue(r, 0, 1));
+		goto done;
+	}
+	out->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	snprintf(out->name, sizeof(out->name), "%s", PQgetvalue(r, 0, 1));
+	out->role = role_from_name(PQgetvalue(r, 0, 2));
+	rc = OPRA_OK;
+done:
+	sodium_memzero(&t, sizeof(t));
+	PQclear(r);
+	return rc;
+}
+
+int auth_user_create(db *d, const char *name, const char *role, long long created_by,
+		     opra_token *token, long long *id)
+{
+	PGresult *r = NULL;
+	char hash_hex[2 * TOKEN_HASH_BYTES + 1];
+	char by[32];
+	int rc;
+
+	if ((rc = auth_user_name_check(name)) != OPRA_OK)
+		return rc;
+	if (role_from_name(role) == 0)
+		return opra_err_set(OPRA_INVALID_ARGUMENT,
+				    "unknown role '%s': use admin, program-office, user or "
+				    "automation",
+				    role);
+	if ((rc = token_generate(token)) != OPRA_OK)
+		return rc;
+	opra_hex(hash_hex, token->hash, TOKEN_HASH_BYTES);
+	snprintf(by, sizeof(by), "%lld", created_by);
+	const char *params[5] = {name, role, token->selector, hash_hex,
+				 created_by > 0 ? by : NULL};
+	rc = db_exec(&r, d, 1,
+		     "INSERT INTO users (name, role, token_selector, token_hash, created_by) "
+		     "VALUES ($1, $2, $3, decode($4, 'hex'), $5::bigint) RETURNING id",
+		     5, params);
+	if (rc == OPRA_ALREADY_EXISTS)
+		rc = opra_err_set(OPRA_ALREADY_EXISTS, "a user named '%s' already exists", name);
+	if (rc == OPRA_OK && id)
+		*id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	if (rc != OPRA_OK)
+		sodium_memzero(token, sizeof(*token));
+	return rc;
+}

@@ -1,0 +1,87 @@
+/* What a service handler sees: the call (caller, database, envelope) and
+ * the declarative row that describes each method. Handlers never touch nng;
+ * only rpcserver.c knows the transport. */
+#ifndef OPRA_METHOD_H
+#define OPRA_METHOD_H
+
+#include "db.h"
+#include "opra_buf.h"
+#include "opra/v1/envelope.pb-c.h"
+
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+
+/* Global roles, as bits so a method row can allow several. */
+enum {
+	ROLE_ADMIN = 1u << 0,
+	ROLE_PROGRAM_OFFICE = 1u << 1,
+	ROLE_USER = 1u << 2,
+	ROLE_AUTOMATION = 1u << 3,
+};
+#define ROLES_ANY (ROLE_ADMIN | ROLE_PROGRAM_OFFICE | ROLE_USER | ROLE_AUTOMATION)
+
+/* "admin" -> ROLE_ADMIN; 0 when not a role name. */
+unsigned role_from_name(const char *name);
+/* ROLE_ADMIN -> "admin"; "?" for anything else. */
+const char *role_name(unsigned role);
+
+/* Method flags. */
+#define METHOD_PUBLIC       0x1u /* no token needed (System/Ping only) */
+#define METHOD_MUTATES      0x2u /* needs an idempotency key; runs in one transaction
+				    together with its idempotency record */
+#define METHOD_SECRET_REPLY 0x4u /* the reply carries a secret (a token): it is not
+				    stored for replays */
+
+#define CALLER_NAME_MAX 64
+
+typedef struct {
+	long long id;
+	char name[CALLER_NAME_MAX + 1];
+	unsigned role; /* one ROLE_* bit */
+} caller;
+
+/* Facts about this server that handlers may report. */
+typedef struct {
+	const char *version;
+	size_t max_message_size;
+} server_info;
+
+typedef struct {
+	db *db;
+	const caller *who; /* NULL for METHOD_PUBLIC methods */
+	const Opra__V1__Request *req;
+	const char *peer; /* remote address, for events and logs */
+	const server_info *server;
+	opra_buf *reply;  /* the packed response message; use call_reply */
+} call;
+
+/* Validates a decoded request body before authentication (check order:
+ * envelope, method, body, authentication, authorisation, execution).
+ * Returns OPRA_OK or INVALID_ARGUMENT/OUT_OF_RANGE with a message. */
+typedef int (*method_validate_fn)(const ProtobufCMessage *in);
+/* Executes the method. Mutating methods run inside a transaction that the
+ * dispatcher commits only when the handler returns OPRA_OK. */
+typedef int (*method_fn)(call *c, const ProtobufCMessage *in);
+
+typedef struct {
+	const char *name; /* method name as in the .proto service, e.g. "Ping" */
+	method_fn fn;
+	method_validate_fn validate; /* may be NULL */
+	unsigned roles;              /* ROLE_* bits allowed; ignored when PUBLIC */
+	unsigned flags;              /* METHOD_* */
+} method_impl;
+
+typedef struct {
+	const ProtobufCServiceDescriptor *desc;
+	const method_impl *methods;
+	size_t n_methods;
+} service_impl;
+
+/* Packs msg as the call's reply. */
+int call_reply(call *c, const ProtobufCMessage *msg);
+
+/* Records an event (who, when, from where, what, before/after as JSON text
+ * or NULL) in the same transaction as the change. */
+int call_event(call *c, const char *object, const char *before_json, const char *after_json);
+
+#endif
