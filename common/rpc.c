@@ -309,7 +309,7 @@ int rpc_call(rpc_client *c, const char *method, const ProtobufCMessage *req,
 		size_t n = protobuf_c_message_get_packed_size(req);
 		uint8_t *dst = opra_buf_reserve(&body, n);
 		if (dst == NULL) {
-			rc = OPRA_RESOURCE_EXHAUSTED;
+			rc = opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory (%zu bytes)", n);
 			goto done;
 		}
 		protobuf_c_message_pack(req, dst);
