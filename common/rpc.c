@@ -5,6 +5,7 @@
 #include "opra_err.h"
 #include "opra_log.h"
 #include "opra_version.h"
+#include "tlsconf.h"
 #include "token.h"
 
 #include <nng/nng.h>
@@ -159,12 +160,10 @@ static int tls_setup(rpc_client *c, nng_dialer d, const char *url)
 				    url);
 	}
 	if (c->cert_file) {
-		const char *key = c->key_file ? c->key_file : c->cert_file;
-		if ((nrv = nng_tls_config_cert_key_file(cfg, c->cert_file, key)) != 0) {
+		int rc = tlsconf_own_cert(cfg, c->cert_file, c->key_file);
+		if (rc != OPRA_OK) {
 			nng_tls_config_free(cfg);
-			return opra_err_set(OPRA_INVALID_ARGUMENT,
-					    "cannot load client certificate %s: %s", c->cert_file,
-					    nng_strerror(nrv));
+			return rc;
 		}
 	}
 	/* The server name to verify is the host part of the URL. */

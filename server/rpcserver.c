@@ -4,6 +4,7 @@
 #include "opra_alloc.h"
 #include "opra_err.h"
 #include "opra_log.h"
+#include "tlsconf.h"
 #include "workq.h"
 
 #include <nng/nng.h>
@@ -240,14 +241,16 @@ static int listen_one(rpcserver *s, const char *url, const rpcserver_options *o)
 			return opra_err_set(OPRA_INVALID_ARGUMENT,
 					    "%s needs --tls-cert FILE and --tls-key FILE", url);
 		}
-		if ((nrv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_SERVER)) != 0 ||
-		    (nrv = nng_tls_config_cert_key_file(cfg, o->tls_cert, o->tls_key)) != 0) {
-			if (cfg)
-				nng_tls_config_free(cfg);
+		if ((nrv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_SERVER)) != 0) {
 			nng_listener_close(l);
-			return opra_err_set(OPRA_INVALID_ARGUMENT,
-					    "cannot load TLS certificate %s / key %s: %s",
-					    o->tls_cert, o->tls_key, nng_strerror(nrv));
+			return opra_err_set(OPRA_INTERNAL, "TLS is not available: %s",
+					    nng_strerror(nrv));
+		}
+		int rc = tlsconf_own_cert(cfg, o->tls_cert, o->tls_key);
+		if (rc != OPRA_OK) {
+			nng_tls_config_free(cfg);
+			nng_listener_close(l);
+			return rc;
 		}
 		if (o->tls_client_ca) {
 			if ((nrv = nng_tls_config_ca_file(cfg, o->tls_client_ca)) != 0) {
