@@ -202,6 +202,12 @@ static int connect_any(rpc_client *c)
 		nng_socket_set_ms(c->sock, NNG_OPT_RECVTIMEO, c->timeout_ms);
 		nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, c->timeout_ms);
 		nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, 256u * 1024 * 1024);
+		/* No transport-level resends: a request whose connection drops
+		 * fails at once, and the caller retries with the same idempotency
+		 * key (possibly on another server). nng 1.5.2's automatic resend
+		 * of a request the server keeps refusing (e.g. over its size
+		 * limit) can also keep nng_close from returning. */
+		nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 		nrv = nng_dialer_create(&d, c->sock, c->urls[i]);
 		if (nrv == 0 && strncmp(c->urls[i], "tls+", 4) == 0) {
 			rc = tls_setup(c, d, c->urls[i]);
@@ -260,6 +266,12 @@ static int exchange(rpc_client *c, const uint8_t *data, size_t len, nng_msg **re
 					    "no answer from %s within %.1f s (raise --timeout, or "
 					    "check the server)",
 					    url ? url : "the server", c->timeout_ms / 1000.0);
+		if (nrv == NNG_ECONNRESET || nrv == NNG_ECONNSHUT || nrv == NNG_ECLOSED)
+			return opra_err_set(OPRA_UNAVAILABLE,
+					    "%s closed the connection before answering (%s); the "
+					    "server may have stopped, or refused the %zu-byte "
+					    "request as larger than its --max-message-size",
+					    url ? url : "the server", nng_strerror(nrv), len);
 		return opra_err_set(nng_status(nrv), "no answer from %s: %s",
 				    url ? url : "the server", nng_strerror(nrv));
 	}

@@ -34,7 +34,7 @@ e2e_cleanup() {
 				>/dev/null 2>&1 || true
 		done
 	fi
-	rm -rf "$E2E_TMP"
+	[ -n "${E2E_KEEP:-}" ] || rm -rf "$E2E_TMP"
 }
 trap e2e_cleanup EXIT
 
@@ -126,7 +126,7 @@ launch_oprad() {
 	E2E_PIDS+=("$OPRAD_PID")
 	local i
 	for i in $(seq 1 600); do
-		if grep -q " ready" "$state/oprad.log" 2>/dev/null; then
+		if grep -qE " ready$" "$state/oprad.log" 2>/dev/null; then
 			break
 		fi
 		if ! kill -0 "$OPRAD_PID" 2>/dev/null; then
@@ -136,7 +136,7 @@ launch_oprad() {
 		fi
 		sleep 0.1
 	done
-	grep -q " ready" "$state/oprad.log" || { cat "$state/oprad.log" >&2; return 1; }
+	grep -qE " ready$" "$state/oprad.log" || { cat "$state/oprad.log" >&2; return 1; }
 	ADMIN_TOKEN=$(cat "$state/admin.token" 2>/dev/null || true)
 }
 

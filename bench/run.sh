@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs the benchmarks on this machine and prints each figure next to the
+# baseline measured in the same run. Usage: bench/run.sh [--quick|--full]
+#   --quick  (default) about a minute: 2 s per cell
+#   --full   5 s per cell
+# Builds into build-bench (Release), starts oprad on its embedded PostgreSQL
+# in a temporary state dir, and stops everything on exit.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+seconds=2
+case "${1:-}" in
+--quick | "") seconds=2 ;;
+--full) seconds=5 ;;
+-h | --help)
+	sed -n '2,7p' "$0"
+	exit 0
+	;;
+*)
+	echo "bench/run.sh: unknown option $1 (use --quick or --full)" >&2
+	exit 2
+	;;
+esac
+
+"$here/scripts/install-deps.sh"
+build="$here/build-bench"
+cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DOPRA_TESTS=OFF >/dev/null
+cmake --build "$build" -j"$(nproc)" >/dev/null
+
+state=$(mktemp -d /tmp/opra-bench.XXXXXX)
+chmod 711 "$state"
+pid=""
+cleanup() {
+	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+	rm -rf "$state"
+}
+trap cleanup EXIT
+
+port=$((30000 + $$ % 20000))
+url="tcp://127.0.0.1:$port"
+echo "starting oprad (embedded PostgreSQL) on $url ..."
+"$build/oprad" --state-dir "$state/s" --listen "$url" >"$state/oprad.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do
+	grep -qE " ready$" "$state/oprad.log" 2>/dev/null && break
+	kill -0 "$pid" 2>/dev/null || { cat "$state/oprad.log" >&2; exit 1; }
+	sleep 0.1
+done
+grep -qE " ready$" "$state/oprad.log" || { cat "$state/oprad.log" >&2; exit 1; }
+
+echo
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; oprad logs every request at info level (to a file)"
+echo
+"$build/bench/bench_rpc" --server "$url" --token "$(cat "$state/s/admin.token")" \
+	--seconds "$seconds" --echo-url "tcp://127.0.0.1:$((port + 1))"
+rss=$(awk '/VmHWM/{print $2}' "/proc/$pid/status")
+echo
+echo "oprad peak RSS: $((rss / 1024)) MiB"
