@@ -161,10 +161,10 @@ static void *rpc_client_thread(void *arg)
 	while (opra_now_us() < end) {
 		long long t0 = opra_now_us();
 		int rc = a->mode == MODE_PING
-			     ? rpc_call(c, "opra.v1.System/Ping", &ping.base,
-					&opra__v1__ping_response__descriptor, &resp, NULL)
-			     : rpc_call(c, "opra.v1.System/Whoami", &who.base,
-					&opra__v1__whoami_response__descriptor, &resp, NULL);
+				 ? rpc_call(c, "opra.v1.System/Ping", &ping.base,
+					    &opra__v1__ping_response__descriptor, &resp, NULL)
+				 : rpc_call(c, "opra.v1.System/Whoami", &who.base,
+					    &opra__v1__whoami_response__descriptor, &resp, NULL);
 		if (resp) {
 			protobuf_c_message_free_unpacked(resp, NULL);
 			resp = NULL;
@@ -194,8 +194,7 @@ typedef struct {
 	long errors;
 } result;
 
-static result run(bench_mode mode, const char *url, const char *token, int clients,
-		  double seconds)
+static result run(bench_mode mode, const char *url, const char *token, int clients, double seconds)
 {
 	pthread_t t[MAX_CLIENTS];
 	client_arg a[MAX_CLIENTS];
@@ -203,8 +202,12 @@ static result run(bench_mode mode, const char *url, const char *token, int clien
 	result r = {0};
 	memset(a, 0, sizeof(a));
 	for (int i = 0; i < clients; i++) {
-		a[i] = (client_arg){.url = url, .token = token, .mode = mode, .seconds = seconds,
-				    .go = &go, .cap_lat = 200000};
+		a[i] = (client_arg){.url = url,
+				    .token = token,
+				    .mode = mode,
+				    .seconds = seconds,
+				    .go = &go,
+				    .cap_lat = 200000};
 		a[i].lat_us = malloc(sizeof(double) * (size_t)a[i].cap_lat);
 		pthread_create(&t[i], NULL, mode == MODE_ECHO ? echo_client : rpc_client_thread,
 			       &a[i]);
@@ -272,11 +275,12 @@ int main(int argc, char **argv)
 	printf("RPC round trips per second: oprad vs an nng echo server (same machine, same "
 	       "run, %.1f s per cell)\n\n",
 	       seconds);
-	printf("%8s %12s %12s %7s %10s %10s %12s %7s %10s\n", "clients", "echo rps",
-	       "ping rps", "ratio", "ping p50", "ping p99", "whoami rps", "ratio", "who p99");
+	printf("%8s %12s %12s %7s %10s %10s %12s %7s %10s\n", "clients", "echo rps", "ping rps",
+	       "ratio", "ping p50", "ping p99", "whoami rps", "ratio", "who p99");
 	int failed = 0;
 	char *save = NULL;
-	for (char *tok = strtok_r(clients_list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	for (char *tok = strtok_r(clients_list, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
 		long n = 0;
 		if (!opra_parse_long(tok, 1, MAX_CLIENTS, &n))
 			continue;

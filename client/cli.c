@@ -167,8 +167,7 @@ static void help_general_text(FILE *f)
 	      "Settings come from flags, else the environment (OPRA_SERVER, comma\n"
 	      "separated; OPRA_TOKEN; OPRA_SITE; OPRA_CA_FILE), else the config file\n"
 	      "($XDG_CONFIG_HOME/opra/config, default ~/.config/opra/config; keys server,\n"
-	      "token, timeout, site, ca-file), else the default server " OPT_DEFAULT_SERVER
-	      ".\n"
+	      "token, timeout, site, ca-file), else the default server " OPT_DEFAULT_SERVER ".\n"
 	      "\n"
 	      "Exit codes: 0 success, 1 internal error, 2 usage error, 3 not found,\n"
 	      "4 not authenticated or not allowed, 5 conflict, 6 invalid input,\n"
@@ -218,8 +217,7 @@ static json_t *command_json(const cli_command *c, bool full)
 	json_t *j, *opts;
 
 	command_name(name, sizeof(name), c);
-	j = json_pack("{s:s, s:s, s:s}", "command", name, "usage", c->usage, "summary",
-		      c->summary);
+	j = json_pack("{s:s, s:s, s:s}", "command", name, "usage", c->usage, "summary", c->summary);
 	if (j == NULL || !full)
 		return j;
 	opts = json_array();
@@ -243,9 +241,8 @@ static json_t *help_general_json(void)
 				      json_pack("{s:s, s:s?, s:s?, s:s?, s:s}", "flag", s->name,
 						"arg", s->arg, "env", s->env, "config_key", s->key,
 						"summary", s->summary));
-	return json_pack("{s:s, s:o, s:o}", "usage",
-			 "opra [global flags] NOUN VERB [args] [flags]", "commands", cmds,
-			 "global_flags", flags);
+	return json_pack("{s:s, s:o, s:o}", "usage", "opra [global flags] NOUN VERB [args] [flags]",
+			 "commands", cmds, "global_flags", flags);
 }
 
 static json_t *help_noun_json(const char *noun)
@@ -255,8 +252,8 @@ static json_t *help_noun_json(const char *noun)
 	for (const cli_command *c = cli_commands; c->noun; c++)
 		if (strcmp(c->noun, noun) == 0)
 			json_array_append_new(cmds, command_json(c, false));
-	return json_pack("{s:s, s:s, s:o}", "noun", noun, "summary", noun_summary(noun),
-			 "commands", cmds);
+	return json_pack("{s:s, s:s, s:o}", "noun", noun, "summary", noun_summary(noun), "commands",
+			 cmds);
 }
 
 /* Prints help for a noun (c NULL) or a command to stdout and returns 0. */
@@ -266,8 +263,9 @@ static int show_help(out_ctx *o, const char *noun, const cli_command *c)
 	if (c == NULL && noun != NULL)
 		c = find_command(noun, NULL);
 	if (o->json) {
-		json_t *doc = c ? command_json(c, true)
-				: noun ? help_noun_json(noun) : help_general_json();
+		json_t *doc = c	     ? command_json(c, true)
+			      : noun ? help_noun_json(noun)
+				     : help_general_json();
 		return out_json(o, doc) == OPRA_OK ? 0 : out_fail(o, opra_err_code());
 	}
 	if (c)
@@ -483,8 +481,8 @@ static int parse_local(cli_args *args, const cli_command *c, out_ctx *o, int arg
 	for (int k = 0; c->opts && c->opts[k].name && k < CLI_MAX_OPTS; k++) {
 		const cli_optspec *s = &c->opts[k];
 		size_t n = strlen(s->name);
-		bool is_short = s->short_name && arg[0] == '-' && arg[1] == s->short_name &&
-				arg[2] == '\0';
+		bool is_short =
+			s->short_name && arg[0] == '-' && arg[1] == s->short_name && arg[2] == '\0';
 		if (!is_short) {
 			if (strncmp(arg, s->name, n) != 0 || (arg[n] != '\0' && arg[n] != '='))
 				continue;
@@ -499,8 +497,8 @@ static int parse_local(cli_args *args, const cli_command *c, out_ctx *o, int arg
 			value = "";
 		} else if (value == NULL) {
 			if (*i + 1 >= argc) {
-				*exit_code =
-				    out_usage(o, hint, "%s needs a value (%s)", s->name, s->arg);
+				*exit_code = out_usage(o, hint, "%s needs a value (%s)", s->name,
+						       s->arg);
 				return -2;
 			}
 			value = argv[++*i];

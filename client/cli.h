@@ -22,11 +22,11 @@
 
 /* A command's own option ("--role ROLE", "-o PATH"). */
 typedef struct {
-	const char *name;    /* "--role" */
-	char short_name;     /* 'o' for -o, or 0 */
-	const char *arg;     /* "ROLE"; NULL for a switch */
-	const char *summary; /* one line for help */
-	bool required;       /* a usage error when missing */
+	const char *name;	    /* "--role" */
+	char short_name;	    /* 'o' for -o, or 0 */
+	const char *arg;	    /* "ROLE"; NULL for a switch */
+	const char *summary;	    /* one line for help */
+	bool required;		    /* a usage error when missing */
 	const char *const *choices; /* allowed values, NULL terminated; NULL: any */
 } cli_optspec;
 
@@ -37,8 +37,8 @@ typedef struct {
  * its own options. Strings point into argv. */
 typedef struct {
 	int argc;
-	char **argv;                      /* positional arguments (argc of them) */
-	const cli_optspec *specs;         /* the command's option table */
+	char **argv;			  /* positional arguments (argc of them) */
+	const cli_optspec *specs;	  /* the command's option table */
 	const char *values[CLI_MAX_OPTS]; /* last value given; "" for a switch */
 } cli_args;
 
@@ -64,12 +64,12 @@ struct cli_command {
 	const char *noun;
 	const char *verb; /* NULL: the noun alone is the command (opra ping) */
 	cli_handler run;
-	const char *usage;   /* "opra user revoke NAME" */
-	const char *summary; /* one line for command lists */
-	const char *help;    /* paragraphs for `opra help NOUN VERB` */
+	const char *usage;	 /* "opra user revoke NAME" */
+	const char *summary;	 /* one line for command lists */
+	const char *help;	 /* paragraphs for `opra help NOUN VERB` */
 	const cli_optspec *opts; /* terminated by a row with name NULL; may be NULL */
-	int min_args;            /* positional arguments */
-	int max_args;            /* -1: no limit */
+	int min_args;		 /* positional arguments */
+	int max_args;		 /* -1: no limit */
 	unsigned int flags;
 };
 

@@ -152,8 +152,7 @@ int cmd_user_revoke(cli_ctx *ctx, const cli_args *args)
 	req.name = (char *)name;
 	rpc_new_key(key);
 	rc = rpc_call(ctx->rpc, "opra.v1.User/Revoke", &req.base,
-		      &opra__v1__user_revoke_response__descriptor, (ProtobufCMessage **)&resp,
-		      key);
+		      &opra__v1__user_revoke_response__descriptor, (ProtobufCMessage **)&resp, key);
 	if (rc != OPRA_OK) {
 		code = cli_fail(ctx, rc);
 		goto done;

@@ -9,19 +9,20 @@
 #include <sys/stat.h>
 
 const opt_global_spec opt_global_specs[] = {
-    {"--server", "URL", "OPRA_SERVER", "server", "server to call (repeatable; tried in order)"},
-    {"--token", "TOKEN", "OPRA_TOKEN", "token",
-     "bearer token (OPRA_TOKEN or the config file is safer)"},
-    {"--json", NULL, NULL, NULL, "print exactly one JSON document on stdout"},
-    {"--quiet", NULL, NULL, NULL, "print only essential output"},
-    {"--timeout", "SECONDS", NULL, "timeout",
-     "per-call timeout in seconds, may be fractional (30)"},
-    {"--config", "FILE", NULL, NULL, "config file (default $XDG_CONFIG_HOME/opra/config)"},
-    {"--site", "LABEL", "OPRA_SITE", "site", "site label recorded with every change"},
-    {"--ca-file", "FILE", "OPRA_CA_FILE", "ca-file", "CA bundle (PEM) that signed tls+tcp servers"},
-    {"--help", NULL, NULL, NULL, "show help (also -h)"},
-    {"--version", NULL, NULL, NULL, "show the client and protocol version"},
-    {NULL, NULL, NULL, NULL, NULL},
+	{"--server", "URL", "OPRA_SERVER", "server", "server to call (repeatable; tried in order)"},
+	{"--token", "TOKEN", "OPRA_TOKEN", "token",
+	 "bearer token (OPRA_TOKEN or the config file is safer)"},
+	{"--json", NULL, NULL, NULL, "print exactly one JSON document on stdout"},
+	{"--quiet", NULL, NULL, NULL, "print only essential output"},
+	{"--timeout", "SECONDS", NULL, "timeout",
+	 "per-call timeout in seconds, may be fractional (30)"},
+	{"--config", "FILE", NULL, NULL, "config file (default $XDG_CONFIG_HOME/opra/config)"},
+	{"--site", "LABEL", "OPRA_SITE", "site", "site label recorded with every change"},
+	{"--ca-file", "FILE", "OPRA_CA_FILE", "ca-file",
+	 "CA bundle (PEM) that signed tls+tcp servers"},
+	{"--help", NULL, NULL, NULL, "show help (also -h)"},
+	{"--version", NULL, NULL, NULL, "show the client and protocol version"},
+	{NULL, NULL, NULL, NULL, NULL},
 };
 
 /* Keys the config file may hold; anything else is reported as a likely
@@ -215,8 +216,8 @@ static int servers_from_list(opt_config *cfg, const char *list)
 			start++;
 		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
 			end--;
-		if (end > start && (rc = add_server(cfg, "OPRA_SERVER", start,
-						     (size_t)(end - start))) != OPRA_OK)
+		if (end > start &&
+		    (rc = add_server(cfg, "OPRA_SERVER", start, (size_t)(end - start))) != OPRA_OK)
 			return rc;
 		p += n;
 		if (*p == ',')
@@ -322,12 +323,12 @@ int opt_resolve(opt_config *out, const opt_flags *f, opt_env env, const kvfile *
 			goto done;
 	}
 
-	if ((rc = resolve_string(&cfg.token, &cfg.token_from, f->token,
-				 env_get(env, "OPRA_TOKEN"), file, "token")) != OPRA_OK ||
+	if ((rc = resolve_string(&cfg.token, &cfg.token_from, f->token, env_get(env, "OPRA_TOKEN"),
+				 file, "token")) != OPRA_OK ||
 	    (rc = resolve_string(&cfg.site, NULL, f->site, env_get(env, "OPRA_SITE"), file,
 				 "site")) != OPRA_OK ||
-	    (rc = resolve_string(&cfg.ca_file, NULL, f->ca_file, env_get(env, "OPRA_CA_FILE"),
-				 file, "ca-file")) != OPRA_OK)
+	    (rc = resolve_string(&cfg.ca_file, NULL, f->ca_file, env_get(env, "OPRA_CA_FILE"), file,
+				 "ca-file")) != OPRA_OK)
 		goto done;
 
 	if (f->timeout != NULL) {
@@ -355,8 +356,7 @@ done:
 	return rc;
 }
 
-int opt_config_path(char *out, size_t size, bool *explicit_path, const opt_flags *f,
-		    opt_env env)
+int opt_config_path(char *out, size_t size, bool *explicit_path, const opt_flags *f, opt_env env)
 {
 	const char *xdg = env_get(env, "XDG_CONFIG_HOME");
 	const char *home = env_get(env, "HOME");

@@ -55,7 +55,10 @@ typedef struct {
 	bool version; /* --version */
 } opt_flags;
 
-#define OPT_FLAGS_INIT {{NULL}, 0, NULL, NULL, NULL, NULL, NULL, false, false, false, false}
+#define OPT_FLAGS_INIT                                                                             \
+	{                                                                                          \
+		{NULL}, 0, NULL, NULL, NULL, NULL, NULL, false, false, false, false                \
+	}
 
 /* Environment lookup: returns the value of `name` or NULL when unset.
  * Tests pass their own function; the CLI passes OPT_ENV_PROCESS. */
@@ -74,9 +77,9 @@ const char *opt_env_process_get(void *ctx, const char *name);
 typedef struct {
 	char *servers[RPC_MAX_URLS];
 	size_t n_servers;
-	char *token;   /* NULL when none is configured */
-	char *site;    /* NULL when none */
-	char *ca_file; /* NULL when none */
+	char *token;	/* NULL when none is configured */
+	char *site;	/* NULL when none */
+	char *ca_file;	/* NULL when none */
 	int timeout_ms; /* 0: the rpc default (RPC_DEFAULT_TIMEOUT_MS) */
 	bool json;
 	bool quiet;
@@ -128,8 +131,7 @@ void opt_config_free(opt_config *cfg);
  * path, else $HOME/.config/opra/config. Returns OPRA_OK; OPRA_NOT_FOUND
  * when there is no candidate (no --config, no usable XDG_CONFIG_HOME or
  * HOME); OPRA_INVALID_ARGUMENT when the path does not fit in `size`. */
-int opt_config_path(char *out, size_t size, bool *explicit_path, const opt_flags *f,
-		    opt_env env);
+int opt_config_path(char *out, size_t size, bool *explicit_path, const opt_flags *f, opt_env env);
 
 /* Loads the config file at path. A missing file is an error only when
  * explicit_path is set (the user asked for it with --config); otherwise

@@ -232,8 +232,7 @@ static size_t text_width(const char *s)
 	return w;
 }
 
-static void print_row(out_ctx *o, const out_table *t, const char *const *row,
-		      const size_t *widths)
+static void print_row(out_ctx *o, const out_table *t, const char *const *row, const size_t *widths)
 {
 	for (size_t c = 0; c < t->ncols; c++) {
 		const char *s = row[c] ? row[c] : "-";

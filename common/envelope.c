@@ -120,10 +120,11 @@ int envelope_response_decode(Opra__V1__Response **out, const uint8_t *data, size
 	*out = NULL;
 	Opra__V1__Response *resp = opra__v1__response__unpack(NULL, len, data);
 	if (resp == NULL)
-		return opra_err_set(OPRA_INTERNAL,
-				    "the server's reply could not be decoded (%zu bytes): is this an "
-				    "opra server?",
-				    len);
+		return opra_err_set(
+			OPRA_INTERNAL,
+			"the server's reply could not be decoded (%zu bytes): is this an "
+			"opra server?",
+			len);
 	if (resp->status > OPRA_STATUS_MAX) {
 		int st = (int)resp->status;
 		opra__v1__response__free_unpacked(resp, NULL);

@@ -10,10 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ENVELOPE_METHOD_MAX 128
-#define ENVELOPE_TOKEN_MAX  256
-#define ENVELOPE_KEY_MAX    128
-#define ENVELOPE_LABEL_MAX  128 /* client_id, site */
+#define ENVELOPE_METHOD_MAX  128
+#define ENVELOPE_TOKEN_MAX   256
+#define ENVELOPE_KEY_MAX     128
+#define ENVELOPE_LABEL_MAX   128 /* client_id, site */
 #define ENVELOPE_MESSAGE_MAX 4096
 
 /* Decodes and validates a request envelope. On success *out is owned by the

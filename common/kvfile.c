@@ -78,8 +78,8 @@ static int parse_line(kvfile *kv, const char *origin, char *raw, int lineno)
 	char *key = trim(s);
 	char *value = trim(eq + 1);
 	if (*key == '\0')
-		return opra_err_set(OPRA_INVALID_ARGUMENT, "%s:%d: missing key before '='",
-				    origin, lineno);
+		return opra_err_set(OPRA_INVALID_ARGUMENT, "%s:%d: missing key before '='", origin,
+				    lineno);
 	for (char *p = key; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
 		      *p == '_'))
@@ -91,8 +91,9 @@ static int parse_line(kvfile *kv, const char *origin, char *raw, int lineno)
 		value[vlen - 1] = '\0';
 		value++;
 	} else if (vlen >= 1 && value[0] == '"') {
-		return opra_err_set(OPRA_INVALID_ARGUMENT, "%s:%d: unterminated quote in value of '%s'",
-				    origin, lineno, key);
+		return opra_err_set(OPRA_INVALID_ARGUMENT,
+				    "%s:%d: unterminated quote in value of '%s'", origin, lineno,
+				    key);
 	}
 	return add_entry(kv, key, value, lineno);
 }

@@ -15,7 +15,8 @@ uint8_t *opra_buf_reserve(opra_buf *b, size_t n)
 	}
 	size_t need = b->len + n + 1;
 	if (b->max && need - 1 > b->max) {
-		opra_err_set(OPRA_RESOURCE_EXHAUSTED, "data exceeds the limit of %zu bytes", b->max);
+		opra_err_set(OPRA_RESOURCE_EXHAUSTED, "data exceeds the limit of %zu bytes",
+			     b->max);
 		return NULL;
 	}
 	if (need > b->cap) {

@@ -13,7 +13,10 @@ typedef struct {
 	size_t max; /* 0: unlimited */
 } opra_buf;
 
-#define OPRA_BUF_INIT {NULL, 0, 0, 0}
+#define OPRA_BUF_INIT                                                                              \
+	{                                                                                          \
+		NULL, 0, 0, 0                                                                      \
+	}
 
 /* Appends n bytes. OPRA_RESOURCE_EXHAUSTED past max or when memory runs out. */
 int opra_buf_append(opra_buf *b, const void *p, size_t n);

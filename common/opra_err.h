@@ -33,7 +33,7 @@ typedef enum {
 #define OPRA_STATUS_MAX 16
 
 /* CLI exit codes that do not come from a status. */
-#define OPRA_EXIT_OK    0
+#define OPRA_EXIT_OK	0
 #define OPRA_EXIT_USAGE 2
 
 /* The longest message and details text kept; longer ones are truncated. */

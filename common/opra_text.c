@@ -64,14 +64,15 @@ int opra_name_check(const char *what, const char *s, size_t max)
 		return opra_err_set(OPRA_INVALID_ARGUMENT, "%s must not be empty", what);
 	size_t len = strnlen(s, max + 1);
 	if (len > max)
-		return opra_err_set(OPRA_INVALID_ARGUMENT, "%s is longer than %zu bytes", what, max);
+		return opra_err_set(OPRA_INVALID_ARGUMENT, "%s is longer than %zu bytes", what,
+				    max);
 	if (!opra_utf8_valid(s, len))
 		return opra_err_set(OPRA_INVALID_ARGUMENT, "%s is not valid UTF-8", what);
 	if (has_controls(s, len, false))
 		return opra_err_set(OPRA_INVALID_ARGUMENT, "%s contains control characters", what);
 	if (s[0] == ' ' || s[len - 1] == ' ')
-		return opra_err_set(OPRA_INVALID_ARGUMENT,
-				    "%s must not start or end with a space", what);
+		return opra_err_set(OPRA_INVALID_ARGUMENT, "%s must not start or end with a space",
+				    what);
 	return OPRA_OK;
 }
 
@@ -81,7 +82,8 @@ int opra_text_check(const char *what, const char *s, size_t max)
 		return OPRA_OK;
 	size_t len = strnlen(s, max + 1);
 	if (len > max)
-		return opra_err_set(OPRA_INVALID_ARGUMENT, "%s is longer than %zu bytes", what, max);
+		return opra_err_set(OPRA_INVALID_ARGUMENT, "%s is longer than %zu bytes", what,
+				    max);
 	if (!opra_utf8_valid(s, len))
 		return opra_err_set(OPRA_INVALID_ARGUMENT, "%s is not valid UTF-8", what);
 	if (has_controls(s, len, true))

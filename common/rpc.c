@@ -278,8 +278,7 @@ static int exchange(rpc_client *c, const uint8_t *data, size_t len, nng_msg **re
 	return OPRA_OK;
 }
 
-int rpc_call_raw(rpc_client *c, const uint8_t *data, size_t len, uint8_t **reply,
-		 size_t *reply_len)
+int rpc_call_raw(rpc_client *c, const uint8_t *data, size_t len, uint8_t **reply, size_t *reply_len)
 {
 	nng_msg *msg = NULL;
 	int rc;
@@ -343,8 +342,7 @@ int rpc_call(rpc_client *c, const char *method, const ProtobufCMessage *req,
 		goto done;
 	if ((rc = exchange(c, wire.data, wire.len, &reply)) != OPRA_OK)
 		goto done;
-	if ((rc = envelope_response_decode(&r, nng_msg_body(reply), nng_msg_len(reply))) !=
-	    OPRA_OK)
+	if ((rc = envelope_response_decode(&r, nng_msg_body(reply), nng_msg_len(reply))) != OPRA_OK)
 		goto done;
 	if (r->status != OPRA_OK) {
 		rc = opra_err_set((int)r->status, "%s",

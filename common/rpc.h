@@ -10,7 +10,7 @@
 
 typedef struct rpc_client rpc_client;
 
-#define RPC_MAX_URLS 16
+#define RPC_MAX_URLS	       16
 #define RPC_DEFAULT_TIMEOUT_MS 30000
 
 typedef struct {
@@ -19,13 +19,13 @@ typedef struct {
 	const char *urls[RPC_MAX_URLS];
 	size_t n_urls;
 	const char *token;     /* may be NULL for System/Ping */
-	int timeout_ms;        /* per call; 0: RPC_DEFAULT_TIMEOUT_MS */
+	int timeout_ms;	       /* per call; 0: RPC_DEFAULT_TIMEOUT_MS */
 	const char *client_id; /* recorded by the server in events; may be NULL */
 	const char *site;      /* site label; may be NULL */
 	const char *ca_file;   /* PEM CA bundle to verify tls+tcp servers */
 	const char *cert_file; /* optional client certificate (PEM, with key) */
 	const char *key_file;
-	int tls_insecure;      /* do not verify the server certificate (testing) */
+	int tls_insecure; /* do not verify the server certificate (testing) */
 } rpc_options;
 
 /* Creates a client; nothing is connected until the first call. Strings in

@@ -92,9 +92,10 @@ int token_parse(opra_token *out, const char *text)
 {
 	memset(out, 0, sizeof(*out));
 	if (text == NULL || *text == '\0')
-		return opra_err_set(OPRA_UNAUTHENTICATED,
-				    "no token given: pass --token, set OPRA_TOKEN, or put token = ... "
-				    "in the config file");
+		return opra_err_set(
+			OPRA_UNAUTHENTICATED,
+			"no token given: pass --token, set OPRA_TOKEN, or put token = ... "
+			"in the config file");
 	size_t len = strnlen(text, TOKEN_TEXT_LEN + 1);
 	if (len != TOKEN_TEXT_LEN || strncmp(text, TOKEN_PREFIX, 5) != 0)
 		return opra_err_set(OPRA_UNAUTHENTICATED,

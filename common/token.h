@@ -9,18 +9,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TOKEN_PREFIX         "opra_"
+#define TOKEN_PREFIX	     "opra_"
 #define TOKEN_SELECTOR_BYTES 9
 #define TOKEN_SECRET_BYTES   32
 #define TOKEN_SELECTOR_LEN   12 /* base64url of 9 bytes */
 #define TOKEN_SECRET_LEN     43 /* base64url of 32 bytes, unpadded */
-#define TOKEN_TEXT_LEN       (5 + TOKEN_SELECTOR_LEN + TOKEN_SECRET_LEN)
+#define TOKEN_TEXT_LEN	     (5 + TOKEN_SELECTOR_LEN + TOKEN_SECRET_LEN)
 #define TOKEN_HASH_BYTES     32
 
 typedef struct {
-	char text[TOKEN_TEXT_LEN + 1];          /* what the user is given */
-	char selector[TOKEN_SELECTOR_LEN + 1];  /* stored, indexed */
-	uint8_t hash[TOKEN_HASH_BYTES];         /* stored: SHA-256 of the secret */
+	char text[TOKEN_TEXT_LEN + 1];	       /* what the user is given */
+	char selector[TOKEN_SELECTOR_LEN + 1]; /* stored, indexed */
+	uint8_t hash[TOKEN_HASH_BYTES];	       /* stored: SHA-256 of the secret */
 } opra_token;
 
 /* Makes a new random token. OPRA_OK or OPRA_INTERNAL (libsodium failed). */

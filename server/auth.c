@@ -129,8 +129,7 @@ int auth_user_create(db *d, const char *name, const char *role, long long create
 		return rc;
 	opra_hex(hash_hex, token->hash, TOKEN_HASH_BYTES);
 	snprintf(by, sizeof(by), "%lld", created_by);
-	const char *params[5] = {name, role, token->selector, hash_hex,
-				 created_by > 0 ? by : NULL};
+	const char *params[5] = {name, role, token->selector, hash_hex, created_by > 0 ? by : NULL};
 	rc = db_exec(&r, d, 1,
 		     "INSERT INTO users (name, role, token_selector, token_hash, created_by) "
 		     "VALUES ($1, $2, $3, decode($4, 'hex'), $5::bigint) RETURNING id",

@@ -7,10 +7,9 @@
 #include "token.h"
 
 /* Checks the token's form first (no database needed for a malformed one),
- * then (re)connects if needed and looks the token up by its selector and compares the secret's hash in
- * constant time. OPRA_OK and *out filled, OPRA_UNAUTHENTICATED (missing,
- * malformed, unknown or revoked token: the message says which, never
- * echoing the token), or a database status. */
+ * then (re)connects if needed and looks the token up by its selector and compares the secret's hash
+ * in constant time. OPRA_OK and *out filled, OPRA_UNAUTHENTICATED (missing, malformed, unknown or
+ * revoked token: the message says which, never echoing the token), or a database status. */
 int auth_token(caller *out, db *d, const char *token);
 
 /* Creates a user with a fresh token. Returns ALREADY_EXISTS when the name is

@@ -36,7 +36,8 @@ static int connect_now(db *d)
 		PQfinish(d->conn);
 	d->conn = PQconnectdb(d->conninfo);
 	if (d->conn == NULL)
-		return opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory connecting to PostgreSQL");
+		return opra_err_set(OPRA_RESOURCE_EXHAUSTED,
+				    "out of memory connecting to PostgreSQL");
 	if (PQstatus(d->conn) != CONNECTION_OK) {
 		char msg[512];
 		describe(d->conn, where, sizeof(where));
@@ -44,8 +45,8 @@ static int connect_now(db *d)
 		msg[strcspn(msg, "\n")] = '\0';
 		PQfinish(d->conn);
 		d->conn = NULL;
-		return opra_err_set(OPRA_UNAVAILABLE, "cannot connect to PostgreSQL (%s): %s", where,
-				    msg);
+		return opra_err_set(OPRA_UNAVAILABLE, "cannot connect to PostgreSQL (%s): %s",
+				    where, msg);
 	}
 	PQsetNoticeProcessor(d->conn, quiet_notices, NULL);
 	return OPRA_OK;

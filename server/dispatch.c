@@ -21,8 +21,8 @@ extern const service_impl svc_user;
 /* Every service the server offers. Adding a service: write svc_x.c with a
  * service_impl and list it here. */
 static const service_impl *const services[] = {
-    &svc_system,
-    &svc_user,
+	&svc_system,
+	&svc_user,
 };
 
 typedef struct {
@@ -76,10 +76,11 @@ int dispatch_create(dispatcher **out, const server_info *info)
 		}
 		for (size_t k = 0; k < svc->n_methods; k++) {
 			if (protobuf_c_service_descriptor_get_method_by_name(
-				svc->desc, svc->methods[k].name) == NULL) {
-				rc = opra_err_set(OPRA_INTERNAL,
-						  "handler row %s/%s matches no method in the proto",
-						  svc->desc->name, svc->methods[k].name);
+				    svc->desc, svc->methods[k].name) == NULL) {
+				rc = opra_err_set(
+					OPRA_INTERNAL,
+					"handler row %s/%s matches no method in the proto",
+					svc->desc->name, svc->methods[k].name);
 				goto done;
 			}
 		}
@@ -142,10 +143,15 @@ int call_event(call *c, const char *object, const char *before_json, const char 
 {
 	char actor_id[32];
 	snprintf(actor_id, sizeof(actor_id), "%lld", c->who ? c->who->id : 0LL);
-	const char *params[9] = {
-	    c->who ? actor_id : NULL, c->who ? c->who->name : "anonymous", c->req->client_id,
-	    c->req->site,	      c->peer ? c->peer : "",		c->req->method,
-	    object,		      before_json,			after_json};
+	const char *params[9] = {c->who ? actor_id : NULL,
+				 c->who ? c->who->name : "anonymous",
+				 c->req->client_id,
+				 c->req->site,
+				 c->peer ? c->peer : "",
+				 c->req->method,
+				 object,
+				 before_json,
+				 after_json};
 	return db_cmd(c->db,
 		      "INSERT INTO events (actor_id, actor, client_id, site, peer, method, object, "
 		      "before, after) VALUES ($1::bigint, $2, $3, $4, $5, $6, $7, $8::jsonb, "
@@ -159,8 +165,7 @@ static void request_fingerprint(char hex[65], const Opra__V1__Request *req)
 {
 	opra_buf b = OPRA_BUF_INIT;
 	uint8_t h[32];
-	if (opra_buf_puts(&b, req->method) != OPRA_OK ||
-	    opra_buf_append(&b, "", 1) != OPRA_OK ||
+	if (opra_buf_puts(&b, req->method) != OPRA_OK || opra_buf_append(&b, "", 1) != OPRA_OK ||
 	    opra_buf_append(&b, req->body.data, req->body.len) != OPRA_OK) {
 		memset(h, 0, sizeof(h));
 	} else {
@@ -321,10 +326,11 @@ static int authorize_and_execute(dispatcher *d, method_entry *m, db *dbh,
 	/* 4. authentication */
 	if (!(m->impl->flags & METHOD_PUBLIC)) {
 		if (req->token[0] == '\0')
-			return opra_err_set(OPRA_UNAUTHENTICATED,
-					    "%s needs a token: pass --token, set OPRA_TOKEN, or put "
-					    "token = ... in the config file",
-					    m->full_name);
+			return opra_err_set(
+				OPRA_UNAUTHENTICATED,
+				"%s needs a token: pass --token, set OPRA_TOKEN, or put "
+				"token = ... in the config file",
+				m->full_name);
 		if ((rc = auth_token(who, dbh, req->token)) != OPRA_OK)
 			return rc;
 		*have_caller = 1;

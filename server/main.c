@@ -23,48 +23,49 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define DEFAULT_LISTEN    "tcp://127.0.0.1:7430"
+#define DEFAULT_LISTEN	  "tcp://127.0.0.1:7430"
 #define DEFAULT_STATE_DIR "./opra-state"
-#define DEFAULT_WORKERS   4
-#define DEFAULT_QUEUE     256
+#define DEFAULT_WORKERS	  4
+#define DEFAULT_QUEUE	  256
 #define DEFAULT_RECV_MAX  (4u * 1024 * 1024)
-#define DRAIN_MS          10000
+#define DRAIN_MS	  10000
 
 static const char usage_text[] =
-    "usage: oprad [options]                 run the server\n"
-    "       oprad migrate [options]         apply database migrations and exit\n"
-    "       oprad init-admin NAME [options] create an admin user, print its token once\n"
-    "\n"
-    "Options (each may also be set in the --config file as `name = value`;\n"
-    "flags win over the file):\n"
-    "  --listen URL           where to accept clients; repeatable. tcp://HOST:PORT,\n"
-    "                         tls+tcp://HOST:PORT (needs --tls-cert/--tls-key) or\n"
-    "                         ipc:///PATH. Default " DEFAULT_LISTEN ".\n"
-    "  --db CONNINFO          use this PostgreSQL (libpq conninfo or postgresql:// URI).\n"
-    "                         Without it oprad runs its own embedded cluster in\n"
-    "                         STATE_DIR/pg (unix socket only), stopped on exit.\n"
-    "  --state-dir DIR        embedded cluster, lock and admin.token live here\n"
-    "                         (default " DEFAULT_STATE_DIR "; must be mode 0700, or 0711 as root)\n"
-    "  --pg-user USER         as root: the user the embedded cluster runs as\n"
-    "                         (default postgres, else nobody)\n"
-    "  --workers N            worker threads, each with one database connection\n"
-    "                         (default 4, 1..256)\n"
-    "  --queue-depth N        requests that may wait for a worker; beyond that clients\n"
-    "                         get RESOURCE_EXHAUSTED and retry (default 256)\n"
-    "  --max-message-size B   largest request accepted, in bytes; larger ones are\n"
-    "                         dropped by the transport (default 4194304 = 4 MiB)\n"
-    "  --tls-cert FILE        PEM certificate (chain) for tls+tcp:// listeners\n"
-    "  --tls-key FILE         PEM private key for it\n"
-    "  --tls-client-ca FILE   require client certificates signed by this CA\n"
-    "  --config FILE          read options from FILE (key = value lines)\n"
-    "  --log-level LEVEL      error, warn, info (default: one line per request) or debug\n"
-    "  --help                 this text\n"
-    "  --version              print the version\n"
-    "\n"
-    "On first start with an empty database oprad creates the user 'admin' and writes\n"
-    "its token to STATE_DIR/admin.token (mode 0600). SIGTERM or SIGINT: stop accepting,\n"
-    "finish requests in flight (up to 10 s), stop the embedded cluster, exit 0.\n"
-    "Logs go to stderr, one line per request; tokens are never logged.\n";
+	"usage: oprad [options]                 run the server\n"
+	"       oprad migrate [options]         apply database migrations and exit\n"
+	"       oprad init-admin NAME [options] create an admin user, print its token once\n"
+	"\n"
+	"Options (each may also be set in the --config file as `name = value`;\n"
+	"flags win over the file):\n"
+	"  --listen URL           where to accept clients; repeatable. tcp://HOST:PORT,\n"
+	"                         tls+tcp://HOST:PORT (needs --tls-cert/--tls-key) or\n"
+	"                         ipc:///PATH. Default " DEFAULT_LISTEN ".\n"
+	"  --db CONNINFO          use this PostgreSQL (libpq conninfo or postgresql:// URI).\n"
+	"                         Without it oprad runs its own embedded cluster in\n"
+	"                         STATE_DIR/pg (unix socket only), stopped on exit.\n"
+	"  --state-dir DIR        embedded cluster, lock and admin.token live here\n"
+	"                         (default " DEFAULT_STATE_DIR
+	"; must be mode 0700, or 0711 as root)\n"
+	"  --pg-user USER         as root: the user the embedded cluster runs as\n"
+	"                         (default postgres, else nobody)\n"
+	"  --workers N            worker threads, each with one database connection\n"
+	"                         (default 4, 1..256)\n"
+	"  --queue-depth N        requests that may wait for a worker; beyond that clients\n"
+	"                         get RESOURCE_EXHAUSTED and retry (default 256)\n"
+	"  --max-message-size B   largest request accepted, in bytes; larger ones are\n"
+	"                         dropped by the transport (default 4194304 = 4 MiB)\n"
+	"  --tls-cert FILE        PEM certificate (chain) for tls+tcp:// listeners\n"
+	"  --tls-key FILE         PEM private key for it\n"
+	"  --tls-client-ca FILE   require client certificates signed by this CA\n"
+	"  --config FILE          read options from FILE (key = value lines)\n"
+	"  --log-level LEVEL      error, warn, info (default: one line per request) or debug\n"
+	"  --help                 this text\n"
+	"  --version              print the version\n"
+	"\n"
+	"On first start with an empty database oprad creates the user 'admin' and writes\n"
+	"its token to STATE_DIR/admin.token (mode 0600). SIGTERM or SIGINT: stop accepting,\n"
+	"finish requests in flight (up to 10 s), stop the embedded cluster, exit 0.\n"
+	"Logs go to stderr, one line per request; tokens are never logged.\n";
 
 typedef struct {
 	const char *listen[RPCSERVER_MAX_URLS];
@@ -101,21 +102,21 @@ enum {
 };
 
 static const struct option long_opts[] = {
-    {"listen", required_argument, NULL, OPT_LISTEN},
-    {"db", required_argument, NULL, OPT_DB},
-    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
-    {"pg-user", required_argument, NULL, OPT_PG_USER},
-    {"workers", required_argument, NULL, OPT_WORKERS},
-    {"queue-depth", required_argument, NULL, OPT_QUEUE},
-    {"max-message-size", required_argument, NULL, OPT_RECV_MAX},
-    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
-    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
-    {"tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA},
-    {"config", required_argument, NULL, OPT_CONFIG},
-    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-    {"help", no_argument, NULL, OPT_HELP},
-    {"version", no_argument, NULL, OPT_VERSION},
-    {NULL, 0, NULL, 0},
+	{"listen", required_argument, NULL, OPT_LISTEN},
+	{"db", required_argument, NULL, OPT_DB},
+	{"state-dir", required_argument, NULL, OPT_STATE_DIR},
+	{"pg-user", required_argument, NULL, OPT_PG_USER},
+	{"workers", required_argument, NULL, OPT_WORKERS},
+	{"queue-depth", required_argument, NULL, OPT_QUEUE},
+	{"max-message-size", required_argument, NULL, OPT_RECV_MAX},
+	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
+	{"tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA},
+	{"config", required_argument, NULL, OPT_CONFIG},
+	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"help", no_argument, NULL, OPT_HELP},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{NULL, 0, NULL, 0},
 };
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
@@ -164,11 +165,12 @@ static int apply_option(options *o, int id, const char *val, int from_file)
 			o->pg_user = val;
 		return 0;
 	case OPT_WORKERS:
-		return from_file && o->workers ? 0 : parse_number("workers", val, 1, 256, &o->workers);
+		return from_file && o->workers ? 0
+					       : parse_number("workers", val, 1, 256, &o->workers);
 	case OPT_QUEUE:
 		return from_file && o->queue_depth
-			   ? 0
-			   : parse_number("queue-depth", val, 1, 100000, &o->queue_depth);
+			       ? 0
+			       : parse_number("queue-depth", val, 1, 100000, &o->queue_depth);
 	case OPT_RECV_MAX:
 		return from_file && o->recv_max ? 0
 						: parse_number("max-message-size", val, 65536,
@@ -187,8 +189,8 @@ static int apply_option(options *o, int id, const char *val, int from_file)
 		return 0;
 	case OPT_LOG_LEVEL:
 		if (opra_log_level_parse(val) < 0)
-			return usage_error("--log-level must be error, warn, info or debug, not '%s'",
-					   val);
+			return usage_error(
+				"--log-level must be error, warn, info or debug, not '%s'", val);
 		if (!(from_file && o->log_level))
 			o->log_level = val;
 		return 0;
@@ -366,8 +368,8 @@ static int backend_open(backend *b, const options *o)
 	if (o->db) {
 		b->conninfo = o->db;
 	} else {
-		pgembed_options po = {.state_dir = o->state_dir, .bin_dir = NULL,
-				      .run_as = o->pg_user};
+		pgembed_options po = {
+			.state_dir = o->state_dir, .bin_dir = NULL, .run_as = o->pg_user};
 		if ((rc = pgembed_start(&b->pg, &po)) != OPRA_OK)
 			return rc;
 		b->conninfo = pgembed_conninfo(b->pg);

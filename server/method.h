@@ -26,11 +26,13 @@ unsigned role_from_name(const char *name);
 const char *role_name(unsigned role);
 
 /* Method flags. */
-#define METHOD_PUBLIC       0x1u /* no token needed (System/Ping only) */
-#define METHOD_MUTATES      0x2u /* needs an idempotency key; runs in one transaction
-				    together with its idempotency record */
-#define METHOD_SECRET_REPLY 0x4u /* the reply carries a secret (a token): it is not
-				    stored for replays */
+#define METHOD_PUBLIC 0x1u /* no token needed (System/Ping only) */
+#define METHOD_MUTATES                                                                             \
+	0x2u /* needs an idempotency key; runs in one transaction                                  \
+		together with its idempotency record */
+#define METHOD_SECRET_REPLY                                                                        \
+	0x4u /* the reply carries a secret (a token): it is not                                    \
+		stored for replays */
 
 #define CALLER_NAME_MAX 64
 
@@ -52,7 +54,7 @@ typedef struct {
 	const Opra__V1__Request *req;
 	const char *peer; /* remote address, for events and logs */
 	const server_info *server;
-	opra_buf *reply;  /* the packed response message; use call_reply */
+	opra_buf *reply; /* the packed response message; use call_reply */
 } call;
 
 /* Validates a decoded request body before authentication (check order:
@@ -67,8 +69,8 @@ typedef struct {
 	const char *name; /* method name as in the .proto service, e.g. "Ping" */
 	method_fn fn;
 	method_validate_fn validate; /* may be NULL */
-	unsigned roles;              /* ROLE_* bits allowed; ignored when PUBLIC */
-	unsigned flags;              /* METHOD_* */
+	unsigned roles;		     /* ROLE_* bits allowed; ignored when PUBLIC */
+	unsigned flags;		     /* METHOD_* */
 } method_impl;
 
 typedef struct {

@@ -7,7 +7,7 @@
 #include "db.h"
 
 typedef struct {
-	int version;      /* from the file name: 001_init.sql -> 1 */
+	int version;	  /* from the file name: 001_init.sql -> 1 */
 	const char *name; /* file name */
 	const char *sql;  /* file text */
 } migration;

@@ -138,8 +138,9 @@ static void ctx_cb(void *arg)
 		if (atomic_load(&s->draining)) {
 			nng_msg *m = c->msg;
 			c->msg = NULL;
-			reply_now(c, m, OPRA_UNAVAILABLE,
-				  "the server is shutting down; retry on another server or shortly");
+			reply_now(
+				c, m, OPRA_UNAVAILABLE,
+				"the server is shutting down; retry on another server or shortly");
 			return;
 		}
 		c->state = CTX_WORK;
@@ -279,12 +280,13 @@ static int listen_one(rpcserver *s, const char *url, const rpcserver_options *o)
 	}
 	if ((nrv = nng_listener_start(l, 0)) != 0) {
 		nng_listener_close(l);
-		return opra_err_set(nrv == NNG_EADDRINUSE ? OPRA_UNAVAILABLE : OPRA_INVALID_ARGUMENT,
+		return opra_err_set(nrv == NNG_EADDRINUSE ? OPRA_UNAVAILABLE
+							  : OPRA_INVALID_ARGUMENT,
 				    "cannot listen on %s: %s%s", url, nng_strerror(nrv),
 				    nrv == NNG_EADDRINUSE
-					? " (another oprad or program uses it; choose another "
-					  "--listen)"
-					: "");
+					    ? " (another oprad or program uses it; choose another "
+					      "--listen)"
+					    : "");
 	}
 	s->listeners[s->n_listeners++] = l;
 	return OPRA_OK;

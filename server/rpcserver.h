@@ -16,12 +16,12 @@ typedef struct rpcserver rpcserver;
 typedef struct {
 	const char *urls[RPCSERVER_MAX_URLS];
 	size_t n_urls;
-	const char *conninfo;   /* each worker opens its own connection */
-	int workers;            /* >= 1 */
-	size_t queue_depth;     /* requests waiting for a worker; beyond: RESOURCE_EXHAUSTED */
-	size_t recv_max;        /* NNG_OPT_RECVMAXSZ, set before listening */
-	const char *tls_cert;   /* PEM certificate chain for tls+tcp:// listeners */
-	const char *tls_key;    /* PEM private key */
+	const char *conninfo;	   /* each worker opens its own connection */
+	int workers;		   /* >= 1 */
+	size_t queue_depth;	   /* requests waiting for a worker; beyond: RESOURCE_EXHAUSTED */
+	size_t recv_max;	   /* NNG_OPT_RECVMAXSZ, set before listening */
+	const char *tls_cert;	   /* PEM certificate chain for tls+tcp:// listeners */
+	const char *tls_key;	   /* PEM private key */
 	const char *tls_client_ca; /* when set, clients must present a certificate signed by it */
 } rpcserver_options;
 

@@ -23,7 +23,8 @@ static int counter;
 static int setup(void **state)
 {
 	fixture *f = calloc(1, sizeof(*f));
-	if (f == NULL) return -1;
+	if (f == NULL)
+		return -1;
 	snprintf(f->name, sizeof(f->name), "migrate%d", ++counter);
 	testlib_fresh_db(f->conninfo, sizeof(f->conninfo), f->name);
 	if (db_open(&f->d, f->conninfo) != OPRA_OK) {
@@ -60,7 +61,7 @@ static int table_exists(db *d, const char *table)
 	PGresult *r = NULL;
 	const char *params[1] = {table};
 	assert_int_equal(db_exec(&r, d, 1, "SELECT to_regclass($1) IS NOT NULL", 1, params),
-	                 OPRA_OK);
+			 OPRA_OK);
 	int yes = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
 	PQclear(r);
 	return yes;
@@ -71,7 +72,7 @@ static int table_exists(db *d, const char *table)
 static long advisory_locks_held(db *d)
 {
 	return query_long(d, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = "
-	                     "pg_backend_pid()");
+			     "pg_backend_pid()");
 }
 
 static void test_binary_knows_its_migrations(void **state)
@@ -100,7 +101,7 @@ static void test_fresh_database_gets_every_migration(void **state)
 	assert_int_equal(migrate_current(f->d, &version), OPRA_OK);
 	assert_int_equal(version, migrate_latest());
 	assert_int_equal(query_long(f->d, "SELECT count(*) FROM schema_migrations"),
-	                 opra_migrations_count);
+			 opra_migrations_count);
 
 	/* The recorded checksum is the SHA-256 of the file this binary carries. */
 	uint8_t sum[32];
@@ -109,9 +110,9 @@ static void test_fresh_database_gets_every_migration(void **state)
 	opra_hex(hex, sum, sizeof(sum));
 	PGresult *r = NULL;
 	assert_int_equal(db_exec(&r, f->d, 1,
-	                         "SELECT name, checksum FROM schema_migrations WHERE version = 1",
-	                         0, NULL),
-	                 OPRA_OK);
+				 "SELECT name, checksum FROM schema_migrations WHERE version = 1",
+				 0, NULL),
+			 OPRA_OK);
 	assert_int_equal(PQntuples(r), 1);
 	assert_string_equal(PQgetvalue(r, 0, 0), "001_init.sql");
 	assert_string_equal(PQgetvalue(r, 0, 1), hex);
@@ -132,7 +133,7 @@ static void test_second_apply_changes_nothing(void **state)
 	assert_int_equal(applied, 0);
 	assert_int_equal(migrate_apply(f->d, NULL), OPRA_OK);
 	assert_int_equal(query_long(f->d, "SELECT count(*) FROM schema_migrations"),
-	                 opra_migrations_count);
+			 opra_migrations_count);
 }
 
 static void test_newer_database_is_refused(void **state)
@@ -144,10 +145,10 @@ static void test_newer_database_is_refused(void **state)
 
 	assert_int_equal(migrate_apply(f->d, NULL), OPRA_OK);
 	assert_int_equal(db_cmd(f->d,
-	                        "INSERT INTO schema_migrations (version, name, checksum) "
-	                        "VALUES (9999, '9999_future.sql', 'x')",
-	                        0, NULL),
-	                 OPRA_OK);
+				"INSERT INTO schema_migrations (version, name, checksum) "
+				"VALUES (9999, '9999_future.sql', 'x')",
+				0, NULL),
+			 OPRA_OK);
 
 	assert_int_equal(migrate_apply(f->d, &applied), OPRA_FAILED_PRECONDITION);
 	assert_int_equal(applied, 0);
@@ -172,9 +173,9 @@ static void test_changed_checksum_is_not_fatal(void **state)
 
 	assert_int_equal(migrate_apply(f->d, NULL), OPRA_OK);
 	assert_int_equal(
-	    db_cmd(f->d, "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1", 0,
-	           NULL),
-	    OPRA_OK);
+		db_cmd(f->d, "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1",
+		       0, NULL),
+		OPRA_OK);
 	assert_int_equal(migrate_apply(f->d, &applied), OPRA_OK);
 	assert_int_equal(applied, 0);
 }
@@ -224,7 +225,8 @@ static void *race(void *arg)
 	racer *r = arg;
 	db *d = NULL;
 	r->rc = db_open(&d, r->conninfo);
-	if (r->rc == OPRA_OK) r->rc = migrate_apply(d, &r->applied);
+	if (r->rc == OPRA_OK)
+		r->rc = migrate_apply(d, &r->applied);
 	snprintf(r->msg, sizeof(r->msg), "%s", opra_err_msg());
 	db_close(d);
 	return NULL;
@@ -248,12 +250,13 @@ static void test_concurrent_apply_is_serialised(void **state)
 	for (int i = 0; i < N; i++)
 		pthread_join(threads[i], NULL);
 	for (int i = 0; i < N; i++) {
-		if (racers[i].rc != OPRA_OK) fail_msg("racer %d failed: %s", i, racers[i].msg);
+		if (racers[i].rc != OPRA_OK)
+			fail_msg("racer %d failed: %s", i, racers[i].msg);
 		total += racers[i].applied;
 	}
 	assert_int_equal(total, opra_migrations_count);
 	assert_int_equal(query_long(f->d, "SELECT count(*) FROM schema_migrations"),
-	                 opra_migrations_count);
+			 opra_migrations_count);
 }
 
 int main(void)
@@ -264,15 +267,17 @@ int main(void)
 		return TESTLIB_SKIP;
 	}
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_binary_knows_its_migrations),
-	    cmocka_unit_test_setup_teardown(test_fresh_database_gets_every_migration, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_second_apply_changes_nothing, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_newer_database_is_refused, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_changed_checksum_is_not_fatal, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_failed_migration_rolls_back, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_refuses_inside_a_transaction, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_concurrent_apply_is_serialised, setup, teardown),
+		cmocka_unit_test(test_binary_knows_its_migrations),
+		cmocka_unit_test_setup_teardown(test_fresh_database_gets_every_migration, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_second_apply_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newer_database_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_changed_checksum_is_not_fatal, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_failed_migration_rolls_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refuses_inside_a_transaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_apply_is_serialised, setup,
+						teardown),
 	};
 	return TESTLIB_RUN(tests);
 }

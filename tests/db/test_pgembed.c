@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 typedef struct {
-	char base[256];       /* mkdtemp; removed in teardown */
+	char base[256];	      /* mkdtemp; removed in teardown */
 	char state[PATH_MAX]; /* base/state */
 	pgembed_options opts;
 	pgembed *pg;
@@ -42,9 +42,11 @@ static long read_first_long(const char *path)
 {
 	char buf[64];
 	FILE *f = fopen(path, "r");
-	if (f == NULL) return 0;
+	if (f == NULL)
+		return 0;
 	long v = 0;
-	if (fgets(buf, sizeof(buf), f) != NULL) v = strtol(buf, NULL, 10);
+	if (fgets(buf, sizeof(buf), f) != NULL)
+		v = strtol(buf, NULL, 10);
 	fclose(f);
 	return v;
 }
@@ -61,11 +63,13 @@ static int process_alive(long pid)
 {
 	char path[64];
 	char buf[512];
-	if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno != EPERM)) return 0;
+	if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno != EPERM))
+		return 0;
 	waitpid((pid_t)pid, NULL, WNOHANG);
 	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
 	FILE *f = fopen(path, "r");
-	if (f == NULL) return 0;
+	if (f == NULL)
+		return 0;
 	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
@@ -76,7 +80,8 @@ static int process_alive(long pid)
 static int wait_process_gone(long pid)
 {
 	for (int i = 0; i < 100; i++) {
-		if (!process_alive(pid)) return 1;
+		if (!process_alive(pid))
+			return 1;
 		struct timespec ts = {0, 100000000L};
 		nanosleep(&ts, NULL);
 	}
@@ -86,14 +91,16 @@ static int wait_process_gone(long pid)
 static int setup(void **state)
 {
 	fixture *f = calloc(1, sizeof(*f));
-	if (f == NULL) return -1;
+	if (f == NULL)
+		return -1;
 	snprintf(f->base, sizeof(f->base), "/tmp/opra-pgembed.XXXXXX");
 	if (mkdtemp(f->base) == NULL) {
 		free(f);
 		return -1;
 	}
 	/* As root the cluster runs as 'postgres', which must get through. */
-	if (geteuid() == 0) chmod(f->base, 0711);
+	if (geteuid() == 0)
+		chmod(f->base, 0711);
 	snprintf(f->state, sizeof(f->state), "%s/state", f->base);
 	f->opts.state_dir = f->state;
 	*state = f;
@@ -120,7 +127,8 @@ static void assert_select_one(const char *conninfo)
 {
 	db *d = NULL;
 	PGresult *r = NULL;
-	if (db_open(&d, conninfo) != OPRA_OK) fail_msg("db_open(%s): %s", conninfo, opra_err_msg());
+	if (db_open(&d, conninfo) != OPRA_OK)
+		fail_msg("db_open(%s): %s", conninfo, opra_err_msg());
 	assert_int_equal(db_exec(&r, d, 1, "SELECT 1", 0, NULL), OPRA_OK);
 	assert_int_equal(PQntuples(r), 1);
 	assert_string_equal(PQgetvalue(r, 0, 0), "1");
@@ -131,7 +139,8 @@ static void assert_select_one(const char *conninfo)
 static void assert_start(pgembed **pg, const pgembed_options *opts)
 {
 	int rc = pgembed_start(pg, opts);
-	if (rc != OPRA_OK) fail_msg("pgembed_start: %s: %s", opra_status_name(rc), opra_err_msg());
+	if (rc != OPRA_OK)
+		fail_msg("pgembed_start: %s: %s", opra_status_name(rc), opra_err_msg());
 	assert_non_null(*pg);
 }
 
@@ -181,9 +190,9 @@ static void test_start_query_stop(void **state)
 	assert_true(wait_process_gone(pid));
 	db *d = NULL;
 	snprintf(expect, sizeof(expect),
-	         "host=%s/run port=5432 user=opra dbname=opra "
-	         "connect_timeout=2",
-	         real);
+		 "host=%s/run port=5432 user=opra dbname=opra "
+		 "connect_timeout=2",
+		 real);
 	assert_int_equal(db_open(&d, expect), OPRA_UNAVAILABLE);
 }
 
@@ -310,7 +319,8 @@ static void test_root_needs_a_reachable_state_dir(void **state)
 {
 	fixture *f = *state;
 	char private_dir[512];
-	if (geteuid() != 0) skip();
+	if (geteuid() != 0)
+		skip();
 	snprintf(private_dir, sizeof(private_dir), "%s/private", f->base);
 	assert_int_equal(mkdir(private_dir, 0700), 0);
 	assert_int_equal(chmod(private_dir, 0700), 0);
@@ -332,7 +342,8 @@ static int have_postgres_binaries(void)
 		return access(path, X_OK) == 0;
 	}
 	int found = glob("/usr/lib/postgresql/*/bin/initdb", 0, NULL, &g) == 0;
-	if (found) globfree(&g);
+	if (found)
+		globfree(&g);
 	if (!found) {
 		/* Same search as pgembed: PATH. */
 		const char *p = getenv("PATH");
@@ -355,15 +366,17 @@ int main(void)
 		return TESTLIB_SKIP;
 	}
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_missing_binaries_are_explained, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_open_state_dir_is_refused, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_long_state_dir_is_refused, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_root_needs_a_reachable_state_dir, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_start_query_stop, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_restart_keeps_data, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_second_oprad_on_same_dir_is_refused, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_adopts_cluster_left_running, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_binaries_are_explained, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_open_state_dir_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_state_dir_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_root_needs_a_reachable_state_dir, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_start_query_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_keeps_data, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_second_oprad_on_same_dir_is_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_adopts_cluster_left_running, setup, teardown),
 	};
 	return TESTLIB_RUN(tests);
 }

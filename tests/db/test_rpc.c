@@ -108,8 +108,8 @@ static int user_add(rpc_client *c, const char *name, const char *role, const cha
 	req.name = (char *)name;
 	req.role = (char *)role;
 	ProtobufCMessage *resp = NULL;
-	int rc = rpc_call(c, "opra.v1.User/Add", &req.base, &opra__v1__user_add_response__descriptor,
-			  &resp, key);
+	int rc = rpc_call(c, "opra.v1.User/Add", &req.base,
+			  &opra__v1__user_add_response__descriptor, &resp, key);
 	if (rc == OPRA_OK) {
 		Opra__V1__UserAddResponse *r = (Opra__V1__UserAddResponse *)resp;
 		assert_string_equal(r->name, name);
@@ -277,8 +277,8 @@ static void idempotency_keys_make_retries_exactly_once(void **state)
 
 	/* A failed mutation keeps nothing, so the key can be used again. */
 	assert_int_equal(user_add(admin, "dave", "user", "add-dave-2", NULL), OPRA_ALREADY_EXISTS);
-	assert_int_equal(
-	    count_rows("SELECT count(*) FROM idempotency WHERE key = 'add-dave-2'"), 0);
+	assert_int_equal(count_rows("SELECT count(*) FROM idempotency WHERE key = 'add-dave-2'"),
+			 0);
 	rpc_client_close(admin);
 }
 
@@ -310,7 +310,8 @@ static void concurrent_retries_execute_once(void **state)
 		if (a[i].rc == OPRA_OK)
 			ok++;
 		else
-			assert_int_equal(a[i].rc, OPRA_FAILED_PRECONDITION); /* replay of a secret */
+			assert_int_equal(a[i].rc,
+					 OPRA_FAILED_PRECONDITION); /* replay of a secret */
 	}
 	assert_int_equal(ok, 1);
 	assert_int_equal(count_rows("SELECT count(*) FROM users WHERE name = 'frank'"), 1);
@@ -327,7 +328,8 @@ static void bad_requests_get_clear_errors(void **state)
 	/* Bodies that decode but do not validate. */
 	assert_int_equal(user_add(c, "x y z", "user", "k-bad-name", NULL), OPRA_INVALID_ARGUMENT);
 	assert_non_null(strstr(opra_err_msg(), "user names may hold only"));
-	assert_int_equal(user_add(c, "zed", "superuser", "k-bad-role", NULL), OPRA_INVALID_ARGUMENT);
+	assert_int_equal(user_add(c, "zed", "superuser", "k-bad-role", NULL),
+			 OPRA_INVALID_ARGUMENT);
 	assert_non_null(strstr(opra_err_msg(), "unknown role 'superuser'"));
 	assert_int_equal(user_add(c, "Robert'); DROP TABLE users;--", "user", "k-sql", NULL),
 			 OPRA_INVALID_ARGUMENT);
@@ -454,17 +456,17 @@ static void server_down_is_unavailable(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(ping_needs_no_token),
-	    cmocka_unit_test(tokens_authenticate),
-	    cmocka_unit_test(roles_are_enforced),
-	    cmocka_unit_test(revoked_tokens_stop_working),
-	    cmocka_unit_test(idempotency_keys_make_retries_exactly_once),
-	    cmocka_unit_test(concurrent_retries_execute_once),
-	    cmocka_unit_test(bad_requests_get_clear_errors),
-	    cmocka_unit_test(oversize_messages_are_dropped_and_server_lives),
-	    cmocka_unit_test(full_queue_answers_resource_exhausted),
-	    cmocka_unit_test(server_reconnects_after_database_connections_die),
-	    cmocka_unit_test(server_down_is_unavailable),
+		cmocka_unit_test(ping_needs_no_token),
+		cmocka_unit_test(tokens_authenticate),
+		cmocka_unit_test(roles_are_enforced),
+		cmocka_unit_test(revoked_tokens_stop_working),
+		cmocka_unit_test(idempotency_keys_make_retries_exactly_once),
+		cmocka_unit_test(concurrent_retries_execute_once),
+		cmocka_unit_test(bad_requests_get_clear_errors),
+		cmocka_unit_test(oversize_messages_are_dropped_and_server_lives),
+		cmocka_unit_test(full_queue_answers_resource_exhausted),
+		cmocka_unit_test(server_reconnects_after_database_connections_die),
+		cmocka_unit_test(server_down_is_unavailable),
 	};
 	cmocka_set_message_output(CM_OUTPUT_STDOUT);
 	return cmocka_run_group_tests(tests, setup, teardown);

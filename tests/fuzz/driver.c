@@ -17,8 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Optional: targets may provide seeds when the corpus directory is empty. */
 __attribute__((weak)) size_t fuzz_seed(size_t index, uint8_t *buf, size_t cap);
 
-#define FUZZ_MAX_INPUT  65536
-#define MAX_CORPUS 256
+#define FUZZ_MAX_INPUT 65536
+#define MAX_CORPUS     256
 
 static uint64_t rng_state;
 
@@ -84,7 +84,8 @@ static size_t mutate(uint8_t *buf, size_t len, size_t cap)
 			break;
 		case 1: /* set a byte to an interesting value */
 			if (len) {
-				static const uint8_t vals[] = {0, 1, 0x7f, 0x80, 0xff, 0x0a, 0x12, 0x22};
+				static const uint8_t vals[] = {0,    1,	   0x7f, 0x80,
+							       0xff, 0x0a, 0x12, 0x22};
 				buf[rnd() % len] = vals[rnd() % sizeof(vals)];
 			}
 			break;

@@ -19,7 +19,7 @@ void testlib_fresh_db(char *out, size_t size, const char *name);
 void testlib_drop_db(const char *name);
 
 /* Runs cmocka with output on stdout; returns the number of failures. */
-#define TESTLIB_RUN(tests) \
+#define TESTLIB_RUN(tests)                                                                         \
 	(cmocka_set_message_output(CM_OUTPUT_STDOUT), cmocka_run_group_tests(tests, NULL, NULL))
 
 #endif

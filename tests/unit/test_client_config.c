@@ -52,7 +52,7 @@ static int parse_flags(opt_flags *f, int argc, char **argv)
 
 static void test_token_flag_beats_env_beats_file(void **state)
 {
-	static const char *const env[] = {"OPRA_TOKEN", "from-env", "OPRA_SITE", "env-site",
+	static const char *const env[] = {"OPRA_TOKEN",	  "from-env",	 "OPRA_SITE", "env-site",
 					  "OPRA_CA_FILE", "/env/ca.pem", NULL};
 	kvfile *kv = file_from("token = from-file\nsite = file-site\nca-file = /file/ca.pem\n");
 	opt_flags f = OPT_FLAGS_INIT;
@@ -143,7 +143,7 @@ static void test_servers_flag_beats_env_beats_file(void **state)
 static void test_env_server_list_splits(void **state)
 {
 	static const char *const env[] = {
-	    "OPRA_SERVER", " tcp://a:1 ,tcp://b:2,, tls+tcp://c:3 ,ipc:///tmp/d.sock", NULL};
+		"OPRA_SERVER", " tcp://a:1 ,tcp://b:2,, tls+tcp://c:3 ,ipc:///tmp/d.sock", NULL};
 	static const char *const bad[] = {"OPRA_SERVER", "tcp://a:1,localhost:7430", NULL};
 	static const char *const blank[] = {"OPRA_SERVER", " , ", NULL};
 	opt_flags f = OPT_FLAGS_INIT;
@@ -162,14 +162,13 @@ static void test_env_server_list_splits(void **state)
 	assert_int_equal(opt_resolve(&cfg, &f, fake_env(bad), NULL, NULL), OPRA_INVALID_ARGUMENT);
 	assert_non_null(strstr(opra_err_msg(), "localhost:7430"));
 	assert_int_equal(cfg.n_servers, 0);
-	assert_int_equal(opt_resolve(&cfg, &f, fake_env(blank), NULL, NULL),
-			 OPRA_INVALID_ARGUMENT);
+	assert_int_equal(opt_resolve(&cfg, &f, fake_env(blank), NULL, NULL), OPRA_INVALID_ARGUMENT);
 }
 
 static void test_repeated_server_flags_keep_order(void **state)
 {
-	char *argv[] = {"--server", "tcp://one:1", "--server=tcp://two:2", "--json",
-			"--server", "tcp://three:3"};
+	char *argv[] = {"--server", "tcp://one:1", "--server=tcp://two:2",
+			"--json",   "--server",	   "tcp://three:3"};
 	opt_flags f = OPT_FLAGS_INIT;
 	opt_config cfg;
 
@@ -225,11 +224,11 @@ static void test_timeout_validation(void **state)
 		const char *text;
 		int ms; /* -1: rejected */
 	} cases[] = {
-	    {"30", 30000}, {"2.5", 2500}, {".5", 500},   {"1.", 1000},  {"0.0001", 1},
-	    {"86400", 86400000},          {"0", -1},     {"0.0", -1},   {"-1", -1},
-	    {"-0.5", -1},  {"abc", -1},   {"", -1},      {"1e3", -1},   {"inf", -1},
-	    {"nan", -1},   {".", -1},     {"1.2.3", -1}, {" 1", -1},    {"1s", -1},
-	    {"0x10", -1},  {"86401", -1},
+		{"30", 30000},	     {"2.5", 2500}, {".5", 500}, {"1.", 1000}, {"0.0001", 1},
+		{"86400", 86400000}, {"0", -1},	    {"0.0", -1}, {"-1", -1},   {"-0.5", -1},
+		{"abc", -1},	     {"", -1},	    {"1e3", -1}, {"inf", -1},  {"nan", -1},
+		{".", -1},	     {"1.2.3", -1}, {" 1", -1},	 {"1s", -1},   {"0x10", -1},
+		{"86401", -1},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -324,8 +323,8 @@ static void test_flag_parsing_errors(void **state)
 	char *empty[] = {"--server="};
 	char *empty2[] = {"--timeout", ""};
 	char *valued_switch[] = {"--quiet=yes"};
-	char *switches[] = {"-h", "--version", "--quiet", "--site=lab", "--ca-file", "/ca.pem",
-			    "--config", "/etc/opra.conf", "--timeout=1.5"};
+	char *switches[] = {"-h",      "--version", "--quiet",	      "--site=lab",   "--ca-file",
+			    "/ca.pem", "--config",  "/etc/opra.conf", "--timeout=1.5"};
 	char *other[] = {"--role"};
 	bool matched = true;
 	int i = 0;
@@ -368,7 +367,8 @@ static void test_config_path(void **state)
 	assert_string_equal(path, "/xdg/opra/config");
 	assert_false(explicit_path);
 	assert_int_equal(
-	    opt_config_path(path, sizeof(path), &explicit_path, &f, fake_env(relative)), OPRA_OK);
+		opt_config_path(path, sizeof(path), &explicit_path, &f, fake_env(relative)),
+		OPRA_OK);
 	assert_string_equal(path, "/home/u/.config/opra/config");
 	assert_int_equal(opt_config_path(path, sizeof(path), &explicit_path, &f, fake_env(none)),
 			 OPRA_NOT_FOUND);
@@ -469,20 +469,20 @@ static void test_config_warnings(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_token_flag_beats_env_beats_file),
-	    cmocka_unit_test(test_empty_env_counts_as_unset),
-	    cmocka_unit_test(test_servers_flag_beats_env_beats_file),
-	    cmocka_unit_test(test_env_server_list_splits),
-	    cmocka_unit_test(test_repeated_server_flags_keep_order),
-	    cmocka_unit_test(test_too_many_servers),
-	    cmocka_unit_test(test_file_server_keys_repeat),
-	    cmocka_unit_test(test_timeout_validation),
-	    cmocka_unit_test(test_timeout_precedence_and_errors),
-	    cmocka_unit_test(test_default_server_when_nothing_is_set),
-	    cmocka_unit_test(test_flag_parsing_errors),
-	    cmocka_unit_test(test_config_path),
-	    cmocka_unit_test(test_missing_config_files),
-	    cmocka_unit_test(test_config_warnings),
+		cmocka_unit_test(test_token_flag_beats_env_beats_file),
+		cmocka_unit_test(test_empty_env_counts_as_unset),
+		cmocka_unit_test(test_servers_flag_beats_env_beats_file),
+		cmocka_unit_test(test_env_server_list_splits),
+		cmocka_unit_test(test_repeated_server_flags_keep_order),
+		cmocka_unit_test(test_too_many_servers),
+		cmocka_unit_test(test_file_server_keys_repeat),
+		cmocka_unit_test(test_timeout_validation),
+		cmocka_unit_test(test_timeout_precedence_and_errors),
+		cmocka_unit_test(test_default_server_when_nothing_is_set),
+		cmocka_unit_test(test_flag_parsing_errors),
+		cmocka_unit_test(test_config_path),
+		cmocka_unit_test(test_missing_config_files),
+		cmocka_unit_test(test_config_warnings),
 	};
 	return TESTLIB_RUN(tests);
 }

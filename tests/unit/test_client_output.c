@@ -93,13 +93,20 @@ static void test_exit_code_mapping(void **state)
 		int status;
 		int exit_code;
 	} cases[] = {
-	    {OPRA_INTERNAL, 1},           {OPRA_UNKNOWN, 1},
-	    {OPRA_DATA_LOSS, 1},          {OPRA_NOT_FOUND, 3},
-	    {OPRA_UNAUTHENTICATED, 4},    {OPRA_PERMISSION_DENIED, 4},
-	    {OPRA_ALREADY_EXISTS, 5},     {OPRA_ABORTED, 5},
-	    {OPRA_FAILED_PRECONDITION, 5}, {OPRA_INVALID_ARGUMENT, 6},
-	    {OPRA_OUT_OF_RANGE, 6},       {OPRA_UNAVAILABLE, 7},
-	    {OPRA_RESOURCE_EXHAUSTED, 7}, {OPRA_DEADLINE_EXCEEDED, 7},
+		{OPRA_INTERNAL, 1},
+		{OPRA_UNKNOWN, 1},
+		{OPRA_DATA_LOSS, 1},
+		{OPRA_NOT_FOUND, 3},
+		{OPRA_UNAUTHENTICATED, 4},
+		{OPRA_PERMISSION_DENIED, 4},
+		{OPRA_ALREADY_EXISTS, 5},
+		{OPRA_ABORTED, 5},
+		{OPRA_FAILED_PRECONDITION, 5},
+		{OPRA_INVALID_ARGUMENT, 6},
+		{OPRA_OUT_OF_RANGE, 6},
+		{OPRA_UNAVAILABLE, 7},
+		{OPRA_RESOURCE_EXHAUSTED, 7},
+		{OPRA_DEADLINE_EXCEEDED, 7},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -120,7 +127,8 @@ static void test_exit_code_mapping(void **state)
 		assert_string_equal(json_string_value(json_object_get(err, "code")),
 				    opra_status_name(cases[i].status));
 		assert_string_equal(
-		    json_string_value(json_object_get(json_object_get(err, "details"), "k")), "v");
+			json_string_value(json_object_get(json_object_get(err, "details"), "k")),
+			"v");
 		assert_non_null(strstr(s.ebuf, "opra: failure"));
 		json_decref(doc);
 		streams_free(&s);
@@ -151,8 +159,8 @@ static void test_human_error_and_usage(void **state)
 	streams_close(&s);
 	json_t *doc = one_document(s.obuf);
 	assert_string_equal(
-	    json_string_value(json_object_get(json_object_get(doc, "error"), "code")),
-	    OUT_USAGE_CODE);
+		json_string_value(json_object_get(json_object_get(doc, "error"), "code")),
+		OUT_USAGE_CODE);
 	json_decref(doc);
 	streams_free(&s);
 }
@@ -254,8 +262,7 @@ static const char *test_env_get(void *ctx, const char *name)
  * exist, so no real config file or variable leaks into the test. */
 static void run(run_result *r, const char *const *env, ...)
 {
-	static const char *const no_config[] = {"XDG_CONFIG_HOME", "/nonexistent-opra-test",
-						NULL};
+	static const char *const no_config[] = {"XDG_CONFIG_HOME", "/nonexistent-opra-test", NULL};
 	opt_env e = {test_env_get, (void *)(env ? env : no_config)};
 	char *argv[32];
 	int argc = 0;
@@ -324,7 +331,7 @@ static void test_cli_usage_errors(void **state)
 	assert_int_equal(r.code, 2);
 	doc = one_document(r.s.obuf);
 	const char *msg =
-	    json_string_value(json_object_get(json_object_get(doc, "error"), "message"));
+		json_string_value(json_object_get(json_object_get(doc, "error"), "message"));
 	assert_non_null(strstr(msg, "admin, program-office, user, automation"));
 	json_decref(doc);
 	streams_free(&r.s);
@@ -366,8 +373,8 @@ static void test_cli_token_required(void **state)
 	assert_int_equal(r.code, 4);
 	json_t *doc = one_document(r.s.obuf);
 	assert_string_equal(
-	    json_string_value(json_object_get(json_object_get(doc, "error"), "code")),
-	    "UNAUTHENTICATED");
+		json_string_value(json_object_get(json_object_get(doc, "error"), "code")),
+		"UNAUTHENTICATED");
 	json_decref(doc);
 	streams_free(&r.s);
 }
@@ -375,10 +382,17 @@ static void test_cli_token_required(void **state)
 static void test_cli_help_and_version(void **state)
 {
 	static const char *const help_cmds[][4] = {
-	    {"help", NULL},           {"--help", NULL},          {"-h", NULL},
-	    {"help", "ping", NULL},   {"ping", "--help", NULL},  {"user", "--help", NULL},
-	    {"help", "user", NULL},   {"help", "user", "add"},   {"user", "add", "-h", NULL},
-	    {"user", "list", "--help"}, {"--help", "user", "revoke"},
+		{"help", NULL},
+		{"--help", NULL},
+		{"-h", NULL},
+		{"help", "ping", NULL},
+		{"ping", "--help", NULL},
+		{"user", "--help", NULL},
+		{"help", "user", NULL},
+		{"help", "user", "add"},
+		{"user", "add", "-h", NULL},
+		{"user", "list", "--help"},
+		{"--help", "user", "revoke"},
 	};
 	run_result r;
 
@@ -419,9 +433,13 @@ static void test_cli_help_and_version(void **state)
  * checks the leaks). */
 static void test_cli_allocation_failures(void **state)
 {
-	static const char *const env[] = {"XDG_CONFIG_HOME", "/nonexistent-opra-test",
-					  "OPRA_SERVER", "ipc:///nonexistent-opra-test/x.sock",
-					  "OPRA_TOKEN", "opra_x", NULL};
+	static const char *const env[] = {"XDG_CONFIG_HOME",
+					  "/nonexistent-opra-test",
+					  "OPRA_SERVER",
+					  "ipc:///nonexistent-opra-test/x.sock",
+					  "OPRA_TOKEN",
+					  "opra_x",
+					  NULL};
 	run_result r;
 
 	(void)state;
@@ -438,18 +456,18 @@ static void test_cli_allocation_failures(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_error_doc_shape),
-	    cmocka_unit_test(test_exit_code_mapping),
-	    cmocka_unit_test(test_human_error_and_usage),
-	    cmocka_unit_test(test_one_json_document_only),
-	    cmocka_unit_test(test_quiet),
-	    cmocka_unit_test(test_table_alignment_and_safety),
-	    cmocka_unit_test(test_jstr),
-	    cmocka_unit_test(test_cli_unreachable_server),
-	    cmocka_unit_test(test_cli_usage_errors),
-	    cmocka_unit_test(test_cli_token_required),
-	    cmocka_unit_test(test_cli_help_and_version),
-	    cmocka_unit_test(test_cli_allocation_failures),
+		cmocka_unit_test(test_error_doc_shape),
+		cmocka_unit_test(test_exit_code_mapping),
+		cmocka_unit_test(test_human_error_and_usage),
+		cmocka_unit_test(test_one_json_document_only),
+		cmocka_unit_test(test_quiet),
+		cmocka_unit_test(test_table_alignment_and_safety),
+		cmocka_unit_test(test_jstr),
+		cmocka_unit_test(test_cli_unreachable_server),
+		cmocka_unit_test(test_cli_usage_errors),
+		cmocka_unit_test(test_cli_token_required),
+		cmocka_unit_test(test_cli_help_and_version),
+		cmocka_unit_test(test_cli_allocation_failures),
 	};
 	return TESTLIB_RUN(tests);
 }

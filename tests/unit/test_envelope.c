@@ -72,8 +72,13 @@ static void truncated_is_refused(void **state)
 
 static void method_name_rules(void **state)
 {
-	static const char *bad[] = {"", "Ping", "/Ping", "opra.v1.System/", "a/b/c",
-				    "opra.v1.System/Pi ng", "opra.v1.Sys\ntem/Ping"};
+	static const char *bad[] = {"",
+				    "Ping",
+				    "/Ping",
+				    "opra.v1.System/",
+				    "a/b/c",
+				    "opra.v1.System/Pi ng",
+				    "opra.v1.Sys\ntem/Ping"};
 	uint8_t buf[256];
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		Opra__V1__Request r = OPRA__V1__REQUEST__INIT;
@@ -99,11 +104,11 @@ static void hostile_fields_are_refused(void **state)
 	struct {
 		const char *key, *site, *token;
 	} cases[] = {
-	    {longkey, "", ""},              /* key too long */
-	    {"key with space", "", ""},     /* key not a token */
-	    {"", "site\x01", ""},           /* control char in site */
-	    {"", "\xc3\x28", ""},           /* invalid UTF-8 */
-	    {"", "", "SECRETX\x7f"},        /* DEL in token */
+		{longkey, "", ""},	    /* key too long */
+		{"key with space", "", ""}, /* key not a token */
+		{"", "site\x01", ""},	    /* control char in site */
+		{"", "\xc3\x28", ""},	    /* invalid UTF-8 */
+		{"", "", "SECRETX\x7f"},    /* DEL in token */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		Opra__V1__Request r = OPRA__V1__REQUEST__INIT;
@@ -144,9 +149,9 @@ static void response_round_trip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(request_round_trip),    cmocka_unit_test(garbage_is_refused),
-	    cmocka_unit_test(truncated_is_refused),  cmocka_unit_test(method_name_rules),
-	    cmocka_unit_test(hostile_fields_are_refused), cmocka_unit_test(response_round_trip),
+		cmocka_unit_test(request_round_trip),	      cmocka_unit_test(garbage_is_refused),
+		cmocka_unit_test(truncated_is_refused),	      cmocka_unit_test(method_name_rules),
+		cmocka_unit_test(hostile_fields_are_refused), cmocka_unit_test(response_round_trip),
 	};
 	return TESTLIB_RUN(tests);
 }

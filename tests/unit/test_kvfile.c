@@ -32,10 +32,10 @@ static void errors_name_the_line(void **state)
 		const char *text;
 		const char *expect;
 	} cases[] = {
-	    {"server = x\nno equals here\n", "cfg:2:"},
-	    {"a = 1\n\n = 3\n", "cfg:3: missing key"},
-	    {"Bad Key = 1\n", "cfg:1: key 'Bad Key'"},
-	    {"token = \"open\n", "cfg:1: unterminated quote"},
+		{"server = x\nno equals here\n", "cfg:2:"},
+		{"a = 1\n\n = 3\n", "cfg:3: missing key"},
+		{"Bad Key = 1\n", "cfg:1: key 'Bad Key'"},
+		{"token = \"open\n", "cfg:1: unterminated quote"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		kvfile *kv = NULL;
@@ -60,9 +60,9 @@ static void missing_file_is_not_found(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(parses_keys_comments_quotes_and_repeats),
-	    cmocka_unit_test(errors_name_the_line),
-	    cmocka_unit_test(missing_file_is_not_found),
+		cmocka_unit_test(parses_keys_comments_quotes_and_repeats),
+		cmocka_unit_test(errors_name_the_line),
+		cmocka_unit_test(missing_file_is_not_found),
 	};
 	return TESTLIB_RUN(tests);
 }

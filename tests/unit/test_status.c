@@ -10,21 +10,21 @@ static void exit_codes_match_the_contract(void **state)
 		int status;
 		int exit_code;
 	} table[] = {
-	    {OPRA_OK, 0},
-	    {OPRA_INTERNAL, 1},
-	    {OPRA_UNKNOWN, 1},
-	    {OPRA_DATA_LOSS, 1},
-	    {OPRA_NOT_FOUND, 3},
-	    {OPRA_UNAUTHENTICATED, 4},
-	    {OPRA_PERMISSION_DENIED, 4},
-	    {OPRA_ALREADY_EXISTS, 5},
-	    {OPRA_ABORTED, 5},
-	    {OPRA_FAILED_PRECONDITION, 5},
-	    {OPRA_INVALID_ARGUMENT, 6},
-	    {OPRA_OUT_OF_RANGE, 6},
-	    {OPRA_UNAVAILABLE, 7},
-	    {OPRA_RESOURCE_EXHAUSTED, 7},
-	    {OPRA_DEADLINE_EXCEEDED, 7},
+		{OPRA_OK, 0},
+		{OPRA_INTERNAL, 1},
+		{OPRA_UNKNOWN, 1},
+		{OPRA_DATA_LOSS, 1},
+		{OPRA_NOT_FOUND, 3},
+		{OPRA_UNAUTHENTICATED, 4},
+		{OPRA_PERMISSION_DENIED, 4},
+		{OPRA_ALREADY_EXISTS, 5},
+		{OPRA_ABORTED, 5},
+		{OPRA_FAILED_PRECONDITION, 5},
+		{OPRA_INVALID_ARGUMENT, 6},
+		{OPRA_OUT_OF_RANGE, 6},
+		{OPRA_UNAVAILABLE, 7},
+		{OPRA_RESOURCE_EXHAUSTED, 7},
+		{OPRA_DEADLINE_EXCEEDED, 7},
 	};
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
 		assert_int_equal(opra_status_exit_code(table[i].status), table[i].exit_code);
@@ -66,9 +66,9 @@ static void last_error_is_per_thread_and_bounded(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(exit_codes_match_the_contract),
-	    cmocka_unit_test(names_round_trip),
-	    cmocka_unit_test(last_error_is_per_thread_and_bounded),
+		cmocka_unit_test(exit_codes_match_the_contract),
+		cmocka_unit_test(names_round_trip),
+		cmocka_unit_test(last_error_is_per_thread_and_bounded),
 	};
 	return TESTLIB_RUN(tests);
 }

@@ -10,11 +10,11 @@
 static void utf8_validation(void **state)
 {
 	static const char *good[] = {"", "abc", "Münster", "日本", "\xf0\x9f\x98\x80"};
-	static const char *bad[] = {"\xc3\x28", "\xe2\x28\xa1", "\xf0\x28\x8c\x28",
-				    "\xc0\xaf",	    /* overlong '/' */
-				    "\xed\xa0\x80", /* surrogate */
-				    "\xf4\x90\x80\x80", /* > U+10FFFF */
-				    "\xe6\x97"};	/* truncated */
+	static const char *bad[] = {"\xc3\x28",		"\xe2\x28\xa1",
+				    "\xf0\x28\x8c\x28", "\xc0\xaf", /* overlong '/' */
+				    "\xed\xa0\x80",		    /* surrogate */
+				    "\xf4\x90\x80\x80",		    /* > U+10FFFF */
+				    "\xe6\x97"};		    /* truncated */
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		assert_true(opra_utf8_valid(good[i], strlen(good[i])));
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -76,10 +76,10 @@ static void buffer_limit_and_alloc_failure(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(utf8_validation),
-	    cmocka_unit_test(names_and_text),
-	    cmocka_unit_test(numbers),
-	    cmocka_unit_test(buffer_limit_and_alloc_failure),
+		cmocka_unit_test(utf8_validation),
+		cmocka_unit_test(names_and_text),
+		cmocka_unit_test(numbers),
+		cmocka_unit_test(buffer_limit_and_alloc_failure),
 	};
 	return TESTLIB_RUN(tests);
 }

@@ -46,7 +46,8 @@ static void one_changed_character_fails(void **state)
 static void malformed_tokens_are_unauthenticated(void **state)
 {
 	opra_token p;
-	static const char *bad[] = {"", "opra_", "hello", "opra_!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"};
+	static const char *bad[] = {"", "opra_", "hello",
+				    "opra_!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(token_parse(&p, bad[i]), OPRA_UNAUTHENTICATED);
 		assert_true(strlen(opra_err_msg()) > 0);
@@ -63,17 +64,18 @@ static void sha256_known_answer(void **state)
 	char hex[65];
 	opra_sha256(h, "abc", 3);
 	opra_hex(hex, h, 32);
-	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_string_equal(hex,
+			    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(generated_tokens_parse_to_the_same_hash),
-	    cmocka_unit_test(tokens_are_unique_and_carry_256_bits),
-	    cmocka_unit_test(one_changed_character_fails),
-	    cmocka_unit_test(malformed_tokens_are_unauthenticated),
-	    cmocka_unit_test(sha256_known_answer),
+		cmocka_unit_test(generated_tokens_parse_to_the_same_hash),
+		cmocka_unit_test(tokens_are_unique_and_carry_256_bits),
+		cmocka_unit_test(one_changed_character_fails),
+		cmocka_unit_test(malformed_tokens_are_unauthenticated),
+		cmocka_unit_test(sha256_known_answer),
 	};
 	return TESTLIB_RUN(tests);
 }

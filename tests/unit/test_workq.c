@@ -42,7 +42,7 @@ static void close_drains_queued_items_first(void **state)
 	workq_free(q);
 }
 
-#define PRODUCERS 4
+#define PRODUCERS    4
 #define PER_PRODUCER 20000
 
 static workq *shared;
@@ -95,9 +95,9 @@ static void many_threads_lose_nothing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(full_queue_pushes_back),
-	    cmocka_unit_test(close_drains_queued_items_first),
-	    cmocka_unit_test(many_threads_lose_nothing),
+		cmocka_unit_test(full_queue_pushes_back),
+		cmocka_unit_test(close_drains_queued_items_first),
+		cmocka_unit_test(many_threads_lose_nothing),
 	};
 	return TESTLIB_RUN(tests);
 }
