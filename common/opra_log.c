@@ -43,8 +43,21 @@ char *opra_time_iso(char *buf, unsigned long size)
 	struct tm tm;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	/* strftime cannot overflow silently (returns 0) and keeps gcc's
+	 * format-truncation analysis quiet at -O3. */
+	size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (n == 0 || size - n < 6) {
+		if (size)
+			buf[0] = '\0';
+		return buf;
+	}
+	unsigned ms = (unsigned)(ts.tv_nsec / 1000000) % 1000u;
+	buf[n] = '.';
+	buf[n + 1] = (char)('0' + ms / 100);
+	buf[n + 2] = (char)('0' + ms / 10 % 10);
+	buf[n + 3] = (char)('0' + ms % 10);
+	buf[n + 4] = 'Z';
+	buf[n + 5] = '\0';
 	return buf;
 }
 
