@@ -399,8 +399,11 @@ void rpcserver_stop(rpcserver *s, int drain_ms)
 	if (atomic_load(&s->in_flight) > 0)
 		log_warn("stopping with %zu requests unanswered after %d ms",
 			 atomic_load(&s->in_flight), drain_ms);
-	if (s->sock_open)
-		nng_close(s->sock); /* closes listeners, pipes and contexts */
+	/* Stop every aio first (cancels pending receives and waits for running
+	 * callbacks; a stopped aio completes later operations at once with
+	 * ECANCELED), then let the workers finish, and only then close the
+	 * socket. Closing the socket under live aios made nng 1.5.2 panic on a
+	 * destroyed mutex in nng_aio_stop. */
 	for (size_t i = 0; s->ctxs && i < s->n_ctxs; i++)
 		if (s->ctxs[i].aio)
 			nng_aio_stop(s->ctxs[i].aio);
@@ -408,6 +411,8 @@ void rpcserver_stop(rpcserver *s, int drain_ms)
 		workq_close(s->queue);
 	for (int i = 0; i < s->n_started; i++)
 		pthread_join(s->threads[i], NULL);
+	if (s->sock_open)
+		nng_close(s->sock); /* closes listeners, pipes and contexts */
 	/* Workers may have left messages of requests they never answered. */
 	for (size_t i = 0; s->ctxs && i < s->n_ctxs; i++) {
 		if (s->ctxs[i].msg)
