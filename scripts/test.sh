@@ -62,6 +62,8 @@ phase_name=""
 phase_start=""
 phase_lines=()
 result_lines=()
+sum_passed=0
+sum_failed=0
 any_failed=0
 
 elapsed() { # start [end] -> seconds with one decimal
@@ -97,6 +99,8 @@ summary() {
 		printf '%s\n' "${phase_lines[@]}"
 	fi
 	printf '  %-44s %7ss\n' "total" "$(elapsed "$script_start")"
+	# The plain closing line CI reads: every ctest test of every build and label.
+	echo "tests: $sum_passed passed, $sum_failed failed"
 	if [ "$status" -eq 0 ]; then
 		echo "test.sh: all tests passed"
 	elif [ "$any_failed" = 1 ]; then
@@ -253,6 +257,12 @@ run_label() { # build-dir label
 	local total skipped
 	total=$(sed -nE 's/.*tests passed, [0-9]+ tests? failed out of ([0-9]+).*/\1/p' "$log" | tail -n 1)
 	skipped=$(grep -c '\*\*\*Skipped' "$log" || true)
+	local nfailed
+	nfailed=$(sed -nE 's/.*tests passed, ([0-9]+) tests? failed out of [0-9]+.*/\1/p' "$log" | tail -n 1)
+	if [ -n "$total" ]; then
+		sum_failed=$((sum_failed + ${nfailed:-0}))
+		sum_passed=$((sum_passed + total - ${nfailed:-0} - skipped))
+	fi
 	if [ "$rc" -ne 0 ]; then
 		result="FAILED: $(sed -nE 's/.*tests passed, ([0-9]+) tests? failed out of ([0-9]+).*/\1 of \2 tests failed/p' "$log" | tail -n 1)"
 		[ "$result" != "FAILED: " ] || result="FAILED: ctest exit $rc"
