@@ -38,10 +38,18 @@ static void ref_clear(model_ref *r)
 {
 	opra_free(r->model);
 	opra_free(r->practice);
+	opra_free(r->process_area);
 	opra_free(r->code);
 	opra_free(r->ref);
 	opra_free(r->note);
 	memset(r, 0, sizeof(*r));
+}
+
+static void refs_free(model_ref *refs, size_t n)
+{
+	for (size_t i = 0; refs && i < n; i++)
+		ref_clear(&refs[i]);
+	opra_free(refs);
 }
 
 static void practice_clear(model_practice *p)
@@ -51,9 +59,7 @@ static void practice_clear(model_practice *p)
 	opra_free(p->statement);
 	strv_free(p->subpractices, p->n_subpractices);
 	strv_free(p->work_products, p->n_work_products);
-	for (size_t i = 0; p->refs && i < p->n_refs; i++)
-		ref_clear(&p->refs[i]);
-	opra_free(p->refs);
+	refs_free(p->refs, p->n_refs);
 	prov_clear(&p->prov);
 	memset(p, 0, sizeof(*p));
 }
@@ -80,6 +86,7 @@ static void pa_clear(model_pa *pa)
 	for (size_t i = 0; pa->goals && i < pa->n_goals; i++)
 		model_goal_clear(&pa->goals[i]);
 	opra_free(pa->goals);
+	refs_free(pa->refs, pa->n_refs);
 	prov_clear(&pa->prov);
 	memset(pa, 0, sizeof(*pa));
 }
@@ -139,6 +146,29 @@ static int strv_copy(char ***dst, size_t *n_dst, char *const *src, size_t n)
 	return 0;
 }
 
+/* *dst (zeroed by the caller) gets copies of src[0..n); on failure what was
+ * copied stays in *dst for the caller's clear. */
+static int refs_copy(model_ref **dst, size_t *n_dst, const model_ref *src, size_t n)
+{
+	if (n == 0)
+		return 0;
+	*dst = opra_calloc(n, sizeof(model_ref));
+	if (*dst == NULL)
+		return -1;
+	*n_dst = n;
+	for (size_t i = 0; i < n; i++) {
+		const model_ref *s = &src[i];
+		model_ref *d = &(*dst)[i];
+		d->line = s->line;
+		d->confirmed = s->confirmed;
+		if (dup_into(&d->model, s->model) || dup_into(&d->practice, s->practice) ||
+		    dup_into(&d->process_area, s->process_area) || dup_into(&d->code, s->code) ||
+		    dup_into(&d->ref, s->ref) || dup_into(&d->note, s->note))
+			return -1;
+	}
+	return 0;
+}
+
 static int practice_copy(model_practice *dst, const model_practice *src)
 {
 	dst->line = src->line;
@@ -149,22 +179,7 @@ static int practice_copy(model_practice *dst, const model_practice *src)
 	    strv_copy(&dst->work_products, &dst->n_work_products, src->work_products,
 		      src->n_work_products))
 		return -1;
-	if (src->n_refs) {
-		dst->refs = opra_calloc(src->n_refs, sizeof(model_ref));
-		if (dst->refs == NULL)
-			return -1;
-		dst->n_refs = src->n_refs;
-		for (size_t i = 0; i < src->n_refs; i++) {
-			const model_ref *s = &src->refs[i];
-			model_ref *d = &dst->refs[i];
-			d->line = s->line;
-			if (dup_into(&d->model, s->model) || dup_into(&d->practice, s->practice) ||
-			    dup_into(&d->code, s->code) || dup_into(&d->ref, s->ref) ||
-			    dup_into(&d->note, s->note))
-				return -1;
-		}
-	}
-	return 0;
+	return refs_copy(&dst->refs, &dst->n_refs, src->refs, src->n_refs);
 }
 
 /* On failure dst is cleared and RESOURCE_EXHAUSTED returned. */
@@ -219,7 +234,18 @@ static int prov_eq(const model_provenance *a, const model_provenance *b)
 static int ref_eq(const model_ref *a, const model_ref *b)
 {
 	return str_eq(a->model, b->model) && str_eq(a->practice, b->practice) &&
-	       str_eq(a->code, b->code) && str_eq(a->ref, b->ref) && str_eq(a->note, b->note);
+	       str_eq(a->process_area, b->process_area) && str_eq(a->code, b->code) &&
+	       str_eq(a->ref, b->ref) && str_eq(a->note, b->note) && !a->confirmed == !b->confirmed;
+}
+
+static int refs_eq(const model_ref *a, size_t na, const model_ref *b, size_t nb)
+{
+	if (na != nb)
+		return 0;
+	for (size_t i = 0; i < na; i++)
+		if (!ref_eq(&a[i], &b[i]))
+			return 0;
+	return 1;
 }
 
 static int practice_eq(const model_practice *a, const model_practice *b)
@@ -227,13 +253,9 @@ static int practice_eq(const model_practice *a, const model_practice *b)
 	if (!str_eq(a->id, b->id) || !str_eq(a->title, b->title) ||
 	    !str_eq(a->statement, b->statement) || !prov_eq(&a->prov, &b->prov) ||
 	    !strv_eq(a->subpractices, a->n_subpractices, b->subpractices, b->n_subpractices) ||
-	    !strv_eq(a->work_products, a->n_work_products, b->work_products, b->n_work_products) ||
-	    a->n_refs != b->n_refs)
+	    !strv_eq(a->work_products, a->n_work_products, b->work_products, b->n_work_products))
 		return 0;
-	for (size_t i = 0; i < a->n_refs; i++)
-		if (!ref_eq(&a->refs[i], &b->refs[i]))
-			return 0;
-	return 1;
+	return refs_eq(a->refs, a->n_refs, b->refs, b->n_refs);
 }
 
 int model_goal_equal(const model_goal *a, const model_goal *b)
@@ -251,7 +273,8 @@ static int pa_eq(const model_pa *a, const model_pa *b)
 {
 	if (!str_eq(a->id, b->id) || !str_eq(a->name, b->name) ||
 	    !str_eq(a->category, b->category) || !str_eq(a->purpose, b->purpose) ||
-	    !prov_eq(&a->prov, &b->prov) || a->n_goals != b->n_goals)
+	    !prov_eq(&a->prov, &b->prov) || a->n_goals != b->n_goals ||
+	    !refs_eq(a->refs, a->n_refs, b->refs, b->n_refs))
 		return 0;
 	for (size_t i = 0; i < a->n_goals; i++)
 		if (!model_goal_equal(&a->goals[i], &b->goals[i]))

@@ -319,20 +319,29 @@ static int get_strv(const tctx *c, const mnode *map, const char *key, char ***ou
 	return OPRA_OK;
 }
 
+/* confirmed: true or false, default true (on elements and references). */
+static int get_confirmed(const tctx *c, const mnode *map, int *out)
+{
+	const mnode *v = map_val(map, "confirmed");
+
+	*out = 1;
+	if (v == NULL)
+		return OPRA_OK;
+	if (v->kind != MNODE_BOOL)
+		return terr(c, v->line, "confirmed: expected true or false, found %s",
+			    mnode_kind_name(v->kind));
+	*out = v->flag;
+	return OPRA_OK;
+}
+
 /* confirmed (default true), sources (text or list joined "; "), note. */
 static int get_prov(const tctx *c, const mnode *map, model_provenance *p)
 {
-	const mnode *v = map_val(map, "confirmed");
+	const mnode *v = NULL;
 	int rc;
 
-	p->confirmed = 1;
-	if (v) {
-		if (v->kind != MNODE_BOOL)
-			return terr(c, v->line, "confirmed: expected true or false, found %s",
-				    mnode_kind_name(v->kind));
-		p->confirmed = v->flag;
-	}
-	if ((rc = get_str(c, map, "note", 0, &p->note)))
+	if ((rc = get_confirmed(c, map, &p->confirmed)) ||
+	    (rc = get_str(c, map, "note", 0, &p->note)))
 		return rc;
 	v = map_val(map, "sources");
 	if (v == NULL)
@@ -376,15 +385,24 @@ static int get_id(tctx *c, const mnode *map, char **out)
 	return rc;
 }
 
-static const char *const ref_keys[] = {"model", "practice", "code", "ref", "note", NULL};
+static const char *const ref_keys[] = {"model", "practice",  "process_area", "code",
+				       "ref",	"confirmed", "note",	     NULL};
 static const char *const practice_keys[] = {
 	"id",	      "title",	   "statement", "subpractices", "typical_work_products",
 	"references", "confirmed", "sources",	"note",		NULL};
 static const char *const goal_keys[] = {"id",	   "title", "practices", "confirmed",
 					"sources", "note",  NULL};
-static const char *const pa_keys[] = {
-	"id",	     "name",	"category", "purpose", "specific_goals", "generic_goals",
-	"confirmed", "sources", "note",	    NULL};
+static const char *const pa_keys[] = {"id",
+				      "name",
+				      "category",
+				      "purpose",
+				      "references",
+				      "specific_goals",
+				      "generic_goals",
+				      "confirmed",
+				      "sources",
+				      "note",
+				      NULL};
 static const char *const model_keys[] = {
 	"opra_model",  "id",	    "name",    "short_name", "version",	      "publisher",
 	"description", "confirmed", "sources", "note",	     "generic_goals", "process_areas",
@@ -398,15 +416,37 @@ static int ref_from(tctx *c, const mnode *n, model_ref *r)
 	r->line = n->line;
 	if ((rc = get_str(c, n, "model", 0, &r->model)) ||
 	    (rc = get_str(c, n, "practice", 0, &r->practice)) ||
+	    (rc = get_str(c, n, "process_area", 0, &r->process_area)) ||
 	    (rc = get_str(c, n, "code", 0, &r->code)) || (rc = get_str(c, n, "ref", 0, &r->ref)) ||
-	    (rc = get_str(c, n, "note", 0, &r->note)))
+	    (rc = get_confirmed(c, n, &r->confirmed)) || (rc = get_str(c, n, "note", 0, &r->note)))
 		return rc;
+	return OPRA_OK;
+}
+
+/* The "references" list of a practice or a process area. */
+static int refs_from(tctx *c, const mnode *map, model_ref **out, size_t *n_out)
+{
+	const mnode *refs = NULL;
+	int rc = get_list(c, map, "references", &refs);
+
+	if (rc || refs == NULL || refs->n_kids == 0)
+		return rc;
+	*out = opra_calloc(refs->n_kids, sizeof(model_ref));
+	if (*out == NULL)
+		return nomem();
+	*n_out = refs->n_kids;
+	for (size_t i = 0; i < refs->n_kids; i++) {
+		tpush(c, "reference", "references", i, NULL);
+		rc = ref_from(c, &refs->kids[i], &(*out)[i]);
+		tpop(c);
+		if (rc)
+			return rc;
+	}
 	return OPRA_OK;
 }
 
 static int practice_from(tctx *c, const mnode *n, model_practice *p)
 {
-	const mnode *refs = NULL;
 	int rc;
 
 	if ((rc = want_map(c, n, "practice")) || (rc = get_id(c, n, &p->id)) ||
@@ -418,22 +458,9 @@ static int practice_from(tctx *c, const mnode *n, model_practice *p)
 	    (rc = get_strv(c, n, "subpractices", &p->subpractices, &p->n_subpractices)) ||
 	    (rc = get_strv(c, n, "typical_work_products", &p->work_products,
 			   &p->n_work_products)) ||
-	    (rc = get_prov(c, n, &p->prov)) || (rc = get_list(c, n, "references", &refs)))
+	    (rc = get_prov(c, n, &p->prov)))
 		return rc;
-	if (refs == NULL || refs->n_kids == 0)
-		return OPRA_OK;
-	p->refs = opra_calloc(refs->n_kids, sizeof(model_ref));
-	if (p->refs == NULL)
-		return nomem();
-	p->n_refs = refs->n_kids;
-	for (size_t i = 0; i < refs->n_kids; i++) {
-		tpush(c, "reference", "references", i, NULL);
-		rc = ref_from(c, &refs->kids[i], &p->refs[i]);
-		tpop(c);
-		if (rc)
-			return rc;
-	}
-	return OPRA_OK;
+	return refs_from(c, n, &p->refs, &p->n_refs);
 }
 
 static int goal_from(tctx *c, const mnode *n, model_goal *g, int generic)
@@ -491,6 +518,7 @@ static int pa_from(tctx *c, const mnode *n, model_pa *pa, const model_goal *tmpl
 	if ((rc = get_str(c, n, "name", 1, &pa->name)) ||
 	    (rc = get_str(c, n, "category", 1, &pa->category)) ||
 	    (rc = get_str(c, n, "purpose", 0, &pa->purpose)) || (rc = get_prov(c, n, &pa->prov)) ||
+	    (rc = refs_from(c, n, &pa->refs, &pa->n_refs)) ||
 	    (rc = get_list(c, n, "specific_goals", &sg)) ||
 	    (rc = get_list(c, n, "generic_goals", &gg)))
 		return rc;
@@ -685,6 +713,38 @@ static int add_prov(mnode *map, const model_provenance *p)
 	return OPRA_OK;
 }
 
+/* Writes refs as the list "references" (nothing when there are none);
+ * confirmed is written only when false, like provenance. */
+static int refs_to(mnode *map, const model_ref *refs, size_t n)
+{
+	int rc;
+	if (n == 0)
+		return OPRA_OK;
+	mnode *list = add_kid(map, "references", MNODE_LIST);
+	if (list == NULL)
+		return OPRA_RESOURCE_EXHAUSTED;
+	for (size_t i = 0; i < n; i++) {
+		const model_ref *r = &refs[i];
+		mnode *rn = add_kid(list, NULL, MNODE_MAP);
+		if (rn == NULL)
+			return OPRA_RESOURCE_EXHAUSTED;
+		if ((rc = add_str(rn, "model", r->model)) ||
+		    (rc = add_str(rn, "practice", r->practice)) ||
+		    (rc = add_str(rn, "process_area", r->process_area)) ||
+		    (rc = add_str(rn, "code", r->code)) || (rc = add_str(rn, "ref", r->ref)))
+			return rc;
+		if (!r->confirmed) {
+			mnode *k = add_kid(rn, "confirmed", MNODE_BOOL);
+			if (k == NULL)
+				return OPRA_RESOURCE_EXHAUSTED;
+			k->flag = 0;
+		}
+		if ((rc = add_str(rn, "note", r->note)))
+			return rc;
+	}
+	return OPRA_OK;
+}
+
 static int practice_to(mnode *list, const model_practice *p)
 {
 	mnode *n = add_kid(list, NULL, MNODE_MAP);
@@ -696,23 +756,7 @@ static int practice_to(mnode *list, const model_practice *p)
 	    (rc = add_strv(n, "subpractices", p->subpractices, p->n_subpractices)) ||
 	    (rc = add_strv(n, "typical_work_products", p->work_products, p->n_work_products)))
 		return rc;
-	if (p->n_refs == 0)
-		return OPRA_OK;
-	mnode *refs = add_kid(n, "references", MNODE_LIST);
-	if (refs == NULL)
-		return OPRA_RESOURCE_EXHAUSTED;
-	for (size_t i = 0; i < p->n_refs; i++) {
-		const model_ref *r = &p->refs[i];
-		mnode *rn = add_kid(refs, NULL, MNODE_MAP);
-		if (rn == NULL)
-			return OPRA_RESOURCE_EXHAUSTED;
-		if ((rc = add_str(rn, "model", r->model)) ||
-		    (rc = add_str(rn, "practice", r->practice)) ||
-		    (rc = add_str(rn, "code", r->code)) || (rc = add_str(rn, "ref", r->ref)) ||
-		    (rc = add_str(rn, "note", r->note)))
-			return rc;
-	}
-	return OPRA_OK;
+	return refs_to(n, p->refs, p->n_refs);
 }
 
 static int goal_to(mnode *list, const model_goal *g)
@@ -823,6 +867,7 @@ int model_to_tree(mnode *root, const model *m)
 		if ((rc = add_str(n, "id", pa->id)) || (rc = add_str(n, "name", pa->name)) ||
 		    (rc = add_str(n, "category", pa->category)) ||
 		    (rc = add_str(n, "purpose", pa->purpose)) || (rc = add_prov(n, &pa->prov)) ||
+		    (rc = refs_to(n, pa->refs, pa->n_refs)) ||
 		    (rc = goals_to(n, "specific_goals", pa, 0)))
 			return rc;
 		if (!shared && (rc = goals_to(n, "generic_goals", pa, 1)))

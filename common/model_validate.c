@@ -249,6 +249,15 @@ static int str_ptr_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* What same-model references are resolved against: every practice's full
+ * id and every process area id, each sorted. */
+typedef struct {
+	char **full_ids;
+	size_t n_full;
+	char **pa_ids; /* point into the model (not freed one by one) */
+	size_t n_pa;
+} vindex;
+
 /* Builds a sorted array of every practice's full id. */
 static int full_ids_build(const model *m, char ***out, size_t *n_out)
 {
@@ -288,41 +297,97 @@ static int full_ids_build(const model *m, char ***out, size_t *n_out)
 	return OPRA_OK;
 }
 
-static int check_ref(const vloc *l, const model_ref *r, char **full_ids, size_t n_full)
+/* Builds a sorted array of the process area ids (checked present by
+ * check_structure_ids). */
+static int pa_ids_build(const model *m, char ***out, size_t *n_out)
+{
+	*out = NULL;
+	*n_out = 0;
+	if (m->n_pas == 0)
+		return OPRA_OK;
+	char **v = opra_calloc(m->n_pas, sizeof(char *));
+	if (v == NULL)
+		return opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
+	for (size_t i = 0; i < m->n_pas; i++)
+		v[i] = m->pas[i].id;
+	qsort(v, m->n_pas, sizeof(char *), str_ptr_cmp);
+	*out = v;
+	*n_out = m->n_pas;
+	return OPRA_OK;
+}
+
+static int in_sorted(const char *key, char *const *v, size_t n)
+{
+	return v != NULL && bsearch(&key, v, n, sizeof(char *), str_ptr_cmp) != NULL;
+}
+
+/* A reference to a model's practice (model + practice) or whole process
+ * area (model + process_area). */
+static int check_model_ref(const vloc *l, const model_ref *r, const vindex *ix)
 {
 	int line = r->line;
-	int rc;
-	int is_practice = r->model != NULL || r->practice != NULL;
-	int is_code = r->code != NULL || r->ref != NULL;
 
-	if (is_practice && is_code)
+	if (r->practice != NULL && r->process_area != NULL)
 		return verr(l, line,
-			    "a reference has either model and practice or code and ref, not both");
-	if (!is_practice && !is_code)
-		return verr(l, line, "a reference needs model and practice, or code and ref");
-	if (is_practice) {
-		if (r->model == NULL)
-			return verr(l, line, "reference to practice '%.64s' has no model",
-				    r->practice);
-		if (r->practice == NULL)
-			return verr(l, line, "reference to model '%.64s' has no practice",
-				    r->model);
-		if (!key_ok(r->model, MODEL_KEY_MAX, ".-"))
-			return verr(l, line, "referenced model id '%.80s' is not valid", r->model);
+			    "a reference names either a practice or a process area, not both "
+			    "(practice '%.64s', process_area '%.64s')",
+			    r->practice, r->process_area);
+	if (r->model == NULL && r->practice != NULL)
+		return verr(l, line, "reference to practice '%.64s' has no model", r->practice);
+	if (r->model == NULL)
+		return verr(l, line, "reference to process area '%.64s' has no model",
+			    r->process_area);
+	if (r->practice == NULL && r->process_area == NULL)
+		return verr(l, line, "reference to model '%.64s' has no practice or process_area",
+			    r->model);
+	if (!key_ok(r->model, MODEL_KEY_MAX, ".-"))
+		return verr(l, line, "referenced model id '%.80s' is not valid", r->model);
+	int same_model = strcmp(r->model, l->m->id) == 0;
+	if (r->practice != NULL) {
 		if (!full_id_ok(r->practice))
 			return verr(l, line,
 				    "referenced practice '%.80s' is not a full practice id "
 				    "(PA:GOAL.PRACTICE, e.g. ADM:SG1.SP1)",
 				    r->practice);
-		if (strcmp(r->model, l->m->id) == 0) {
-			const char *key = r->practice;
-			if (full_ids == NULL ||
-			    bsearch(&key, full_ids, n_full, sizeof(char *), str_ptr_cmp) == NULL)
-				return verr(l, line,
-					    "dangling cross-reference: practice '%.80s' does not "
-					    "exist in this model (%.64s)",
-					    r->practice, r->model);
-		}
+		if (same_model && !in_sorted(r->practice, ix->full_ids, ix->n_full))
+			return verr(l, line,
+				    "dangling cross-reference: practice '%.80s' does not exist "
+				    "in this model (%.64s)",
+				    r->practice, r->model);
+		return OPRA_OK;
+	}
+	if (!id_ok(r->process_area, strlen(r->process_area), PA_EXTRA))
+		return verr(l, line,
+			    "referenced process area '%.80s' is not a valid process area id (a "
+			    "letter, then letters, digits or '%s'; at most %d characters)",
+			    r->process_area, PA_EXTRA, MODEL_ID_MAX);
+	if (same_model && !in_sorted(r->process_area, ix->pa_ids, ix->n_pa))
+		return verr(l, line,
+			    "dangling cross-reference: process area '%.80s' does not exist in "
+			    "this model (%.64s)",
+			    r->process_area, r->model);
+	return OPRA_OK;
+}
+
+/* Exactly one kind: model + practice, model + process_area, or code + ref. */
+static int check_ref(const vloc *l, const model_ref *r, const vindex *ix)
+{
+	int line = r->line;
+	int rc;
+	int is_model = r->model != NULL || r->practice != NULL || r->process_area != NULL;
+	int is_code = r->code != NULL || r->ref != NULL;
+
+	if (is_model && is_code)
+		return verr(l, line,
+			    "a reference has either model and practice, model and process_area, "
+			    "or code and ref, not both");
+	if (!is_model && !is_code)
+		return verr(l, line,
+			    "a reference needs model and practice, model and process_area, or "
+			    "code and ref");
+	if (is_model) {
+		if ((rc = check_model_ref(l, r, ix)))
+			return rc;
 	} else {
 		if (r->code == NULL)
 			return verr(l, line, "reference to '%.64s' has no code", r->ref);
@@ -335,7 +400,20 @@ static int check_ref(const vloc *l, const model_ref *r, char **full_ids, size_t 
 	return check_text(l, line, "note", r->note);
 }
 
-static int check_practice(vloc *l, const model_practice *p, char **full_ids, size_t n_full)
+/* The references of a practice or (l->pr NULL) of a process area. */
+static int check_refs(vloc *l, const model_ref *refs, size_t n, const vindex *ix)
+{
+	for (size_t i = 0; i < n; i++) {
+		l->ref_index = i + 1;
+		int rc = check_ref(l, &refs[i], ix);
+		l->ref_index = 0;
+		if (rc)
+			return rc;
+	}
+	return OPRA_OK;
+}
+
+static int check_practice(vloc *l, const model_practice *p, const vindex *ix)
 {
 	int line = p->line;
 	int rc;
@@ -362,17 +440,10 @@ static int check_practice(vloc *l, const model_practice *p, char **full_ids, siz
 		if ((rc = check_text(l, line, "typical work product", p->work_products[i])))
 			return rc;
 	}
-	for (size_t i = 0; i < p->n_refs; i++) {
-		l->ref_index = i + 1;
-		rc = check_ref(l, &p->refs[i], full_ids, n_full);
-		l->ref_index = 0;
-		if (rc)
-			return rc;
-	}
-	return OPRA_OK;
+	return check_refs(l, p->refs, p->n_refs, ix);
 }
 
-static int check_goal(vloc *l, const model_goal *g, char **full_ids, size_t n_full)
+static int check_goal(vloc *l, const model_goal *g, const vindex *ix)
 {
 	int line = g->line;
 	int rc;
@@ -388,7 +459,7 @@ static int check_goal(vloc *l, const model_goal *g, char **full_ids, size_t n_fu
 			    MODEL_MAX_PRACTICES);
 	for (size_t i = 0; i < g->n_practices; i++) {
 		l->pr = &g->practices[i];
-		rc = check_practice(l, &g->practices[i], full_ids, n_full);
+		rc = check_practice(l, &g->practices[i], ix);
 		l->pr = NULL;
 		if (rc)
 			return rc;
@@ -407,7 +478,7 @@ static int check_goal(vloc *l, const model_goal *g, char **full_ids, size_t n_fu
 	return OPRA_OK;
 }
 
-static int check_pa(vloc *l, const model_pa *pa, char **full_ids, size_t n_full)
+static int check_pa(vloc *l, const model_pa *pa, const vindex *ix)
 {
 	int line = pa->line;
 	int rc;
@@ -429,6 +500,11 @@ static int check_pa(vloc *l, const model_pa *pa, char **full_ids, size_t n_full)
 	if (pa->n_goals > MODEL_MAX_GOALS)
 		return verr(l, line, "%zu goals; a process area may have at most %d", pa->n_goals,
 			    MODEL_MAX_GOALS);
+	if (pa->n_refs > MODEL_MAX_LIST)
+		return verr(l, line, "%zu references; a process area may have at most %d",
+			    pa->n_refs, MODEL_MAX_LIST);
+	if ((rc = check_refs(l, pa->refs, pa->n_refs, ix)))
+		return rc;
 	for (size_t i = 1; i < pa->n_goals; i++)
 		if (pa->goals[i - 1].generic && !pa->goals[i].generic)
 			return verr(
@@ -438,7 +514,7 @@ static int check_pa(vloc *l, const model_pa *pa, char **full_ids, size_t n_full)
 				pa->goals[i].id ? pa->goals[i].id : "?");
 	for (size_t i = 0; i < pa->n_goals; i++) {
 		l->goal = &pa->goals[i];
-		rc = check_goal(l, &pa->goals[i], full_ids, n_full);
+		rc = check_goal(l, &pa->goals[i], ix);
 		l->goal = NULL;
 		if (rc)
 			return rc;
@@ -488,8 +564,7 @@ static int check_structure_ids(vloc *l)
 int model_validate(const model *m)
 {
 	vloc l = {.m = m};
-	char **full_ids = NULL;
-	size_t n_full = 0;
+	vindex ix = {0};
 	size_t dup = 0, first = 0;
 	char buf[48];
 	int rc;
@@ -520,11 +595,12 @@ int model_validate(const model *m)
 			    MODEL_MAX_PAS);
 	if ((rc = check_structure_ids(&l)))
 		return rc;
-	if ((rc = full_ids_build(m, &full_ids, &n_full)))
-		return rc;
+	if ((rc = full_ids_build(m, &ix.full_ids, &ix.n_full)) ||
+	    (rc = pa_ids_build(m, &ix.pa_ids, &ix.n_pa)))
+		goto done;
 	for (size_t i = 0; i < m->n_pas; i++) {
 		l.pa = &m->pas[i];
-		rc = check_pa(&l, &m->pas[i], full_ids, n_full);
+		rc = check_pa(&l, &m->pas[i], &ix);
 		l.pa = NULL;
 		if (rc)
 			goto done;
@@ -543,8 +619,9 @@ int model_validate(const model *m)
 	}
 	rc = OPRA_OK;
 done:
-	for (size_t i = 0; i < n_full; i++)
-		opra_free(full_ids[i]);
-	opra_free(full_ids);
+	for (size_t i = 0; i < ix.n_full; i++)
+		opra_free(ix.full_ids[i]);
+	opra_free(ix.full_ids);
+	opra_free(ix.pa_ids);
 	return rc;
 }

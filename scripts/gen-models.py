@@ -12,6 +12,13 @@ root, --out to sql/models. The output follows the opra model file format
 (docs/models.md). Every "unconfirmed: true" in the reference becomes
 "confirmed: false"; nothing is made up: where the reference has no text the
 element says so in its note.
+
+The CMMI-SVC -> CERT-RMM crosswalk, which the reference gives at process
+area level only, becomes process-area references on the CMMI-SVC process
+areas (model: cert-rmm-1.2, process_area: ...): the seed presentation's
+mapping (confirmed: false while the reference says it is not verified) and,
+as separate references, the researcher's name-level observations
+(confirmed: false, "name-level observation, not from a source").
 """
 
 import argparse
@@ -61,6 +68,26 @@ CMMI_GENERIC_GOALS = [
         ("GP3.2", "Collect Process Related Experiences"),
     ]),
 ]
+
+# The researcher's name-level observations (mapping_to_cert_rmm.
+# researcher_observations), read by hand from the prose: (CMMI-SVC PA,
+# CERT-RMM PA, qualifier or None, text that must appear in the observations).
+# The generator refuses to run when a text is missing or when the
+# observations name an "X->Y" pair that is neither here nor in the seed
+# mapping, so this table cannot drift from the reference.
+CMMI_NAME_LEVEL = [
+    ("RSKM", "RISK", "by name and purpose", "by name and purpose RSKM corresponds most directly to RISK"),
+    ("MA", "MA", "CERT-RMM MA is structurally adapted from CMMI MA",
+     "Measurement and Analysis PA (MA), structurally adapted from CMMI MA"),
+    ("OT", "OTA", None, "OT->OTA"),
+    ("OPD", "OPD", None, "OPD->OPD"),
+    ("OPF", "OPF", None, "OPF->OPF"),
+    ("CAM", "TM", "TM SG5 availability/capacity", "CAM->TM (SG5 availability/capacity)"),
+    ("SST", "TM", "TM SG4 change/release", "SST->TM (SG4 change/release)"),
+    ("IRP", "IMC", None, "IRP->IMC"),
+]
+NAME_LEVEL_NOTE = "name-level observation, not from a source"
+RMM_MODEL_ID = "cert-rmm-1.2"
 
 # The Security Management pseudo process area, as the project brief (issue
 # #4) gives it. None of it is in ../shared/reference.
@@ -297,7 +324,64 @@ def cmmi_mapping_notes(ref):
     return notes
 
 
-def cmmi_process_area(pa, mapping):
+def cmmi_mapping_refs(ref, rmm_pa_ids):
+    """The reference's CMMI-SVC -> CERT-RMM mapping (the seed presentation)
+    as process-area references, by CMMI-SVC process area in the reference's
+    order, and the set of its (CMMI-SVC, CERT-RMM) pairs. Also checks
+    CMMI_NAME_LEVEL against the researcher's observations."""
+    section = ref["mapping_to_cert_rmm"]
+    source = section["source"]
+    if source not in ref["sources"]:
+        die(f"mapping_to_cert_rmm: source {source!r} is not in the reference's sources")
+    source_note = f"{source.replace('_', ' ')}: {ref['sources'][source]}"
+    refs = {}
+    seed_pairs = set()
+    for entry in section["mappings"]:
+        cmmi = entry["cmmi_svc"]
+        # Confirmed only when the section says verified and the entry has no
+        # unconfirmed mark of its own.
+        confirmed = bool(section.get("verified")) and not entry.get("unconfirmed")
+        for target in as_list(entry["cert_rmm"]):
+            if target not in rmm_pa_ids:
+                die(f"mapping {cmmi}->{target}: {target} is not a CERT-RMM process area in the reference")
+            r = {"model": RMM_MODEL_ID, "process_area": target}
+            if not confirmed:
+                r["confirmed"] = False
+            r["note"] = source_note
+            refs.setdefault(cmmi, []).append(r)
+            seed_pairs.add((cmmi, target))
+    observations = " ".join(as_list(section.get("researcher_observations")))
+    table_pairs = set()
+    for cmmi, target, qualifier, evidence in CMMI_NAME_LEVEL:
+        if evidence not in observations:
+            die(f"name-level observation {cmmi}->{target}: {evidence!r} not in researcher_observations")
+        if target not in rmm_pa_ids:
+            die(f"name-level observation {cmmi}->{target}: {target} is not a CERT-RMM process area")
+        table_pairs.add((cmmi, target))
+    for cmmi, target in re.findall(r"\b([A-Z]+)->([A-Z]+)\b", observations):
+        if (cmmi, target) not in table_pairs and (cmmi, target) not in seed_pairs:
+            die(f"researcher_observations name {cmmi}->{target}, which the generator does not know: "
+                "add it to CMMI_NAME_LEVEL or to the seed mapping")
+    return refs, seed_pairs
+
+
+def cmmi_name_level_refs(pa_ids):
+    """The name-level observations whose CMMI-SVC process area is in the
+    model, by PA, and the pairs left out (PA not in the model)."""
+    refs, left_out = {}, []
+    for cmmi, target, qualifier, _ in CMMI_NAME_LEVEL:
+        if cmmi not in pa_ids:
+            left_out.append(f"{cmmi}->{target}")
+            continue
+        note = f"{NAME_LEVEL_NOTE} (researcher's note in ../shared/reference/{CMMI_SVC_FILE})"
+        if qualifier:
+            note += f"; {qualifier}"
+        refs.setdefault(cmmi, []).append(
+            {"model": RMM_MODEL_ID, "process_area": target, "confirmed": False, "note": note})
+    return refs, left_out
+
+
+def cmmi_process_area(pa, mapping, pa_refs):
     code = pa["code"]
     out = {"id": code, "name": pa["name"], "category": slug(pa["category"])}
     notes = [f"{pa['category']} process area at maturity level {pa['maturity_level']}"]
@@ -305,6 +389,9 @@ def cmmi_process_area(pa, mapping):
         notes.append(mapping[code])
     notes += as_list(pa.get("notes"))
     provenance(out, ref_confirmed(pa, code), as_list(pa.get("sources")), notes)
+    # The opra writer puts a process area's references before its goals.
+    if pa_refs.get(code):
+        out["references"] = pa_refs[code]
     goals = []
     for g in pa["specific_goals"]:
         gid = g["id"]
@@ -340,15 +427,21 @@ def cmmi_practice_refs(p):
     return refs
 
 
-def cmmi_model(ref):
+def cmmi_model(ref, rmm_pa_ids):
     meta = ref["model"]
     mapping = cmmi_mapping_notes(ref)
-    pas = [cmmi_process_area(pa, mapping) for pa in ref["process_areas"]]
-    missing = set(mapping) - {pa["id"] for pa in pas}
+    pa_ids = [pa["code"] for pa in ref["process_areas"]]
+    missing = set(mapping) - set(pa_ids)
     if missing:
         die(f"cmmi-svc: mapping names process areas not in the reference: {sorted(missing)}")
+    seed_refs, _ = cmmi_mapping_refs(ref, rmm_pa_ids)
+    name_refs, left_out = cmmi_name_level_refs(pa_ids)
+    pa_refs = {code: seed_refs.get(code, []) + name_refs.get(code, []) for code in pa_ids}
+    pas = [cmmi_process_area(pa, mapping, pa_refs) for pa in ref["process_areas"]]
     c = count_confirmed(pas, [])
     section = ref["mapping_to_cert_rmm"]
+    n_seed = sum(len(v) for v in seed_refs.values())
+    n_name = sum(len(v) for v in name_refs.values())
     notes = [
         f"Generated from ../shared/reference/{CMMI_SVC_FILE}. {meta['note']}",
         f"Confirmed in a source: {c['sp_ok']} of {c['sp']} specific practices, "
@@ -357,8 +450,12 @@ def cmmi_model(ref):
         "published: " + str(meta["published"]),
         "representations: " + str(meta["representations"]),
         "generic goals: " + ref["generic_goals_note"],
-        "CERT-RMM mapping: process area level only (see each process area's note); source "
-        f"{section['source']}, verified: {str(bool(section.get('verified'))).lower()}. Researcher observations: "
+        "CERT-RMM mapping: process area level only, as process-area references (model cert-rmm-1.2, "
+        f"process_area) on each process area: {n_seed} from source {section['source']} "
+        f"(verified: {str(bool(section.get('verified'))).lower()}"
+        f"{'' if section.get('verified') else ', so confirmed: false'}) and {n_name} name-level observations "
+        "(confirmed: false). Name-level observations for process areas not in this model, kept in this note only: "
+        + (", ".join(left_out) if left_out else "none") + ". Researcher observations: "
         + " ".join(as_list(section.get("researcher_observations"))),
     ]
     m = {
@@ -461,10 +558,42 @@ def check_goals(where, goals, pa_ids_practices, pa_id):
             check_prov(pw, p)
             if pa_id is not None:
                 pa_ids_practices.add(f"{pa_id}:{g['id']}.{p['id']}")
-            for r in p.get("references", []):
-                if "model" in r:
-                    if not RE_FULL_ID.match(r["practice"]):
-                        die(f"{pw}: reference {r['practice']!r} is not PA:GOAL.PRACTICE")
+            check_refs(pw, p.get("references", []))
+
+
+def check_refs(where, refs):
+    """Each reference is exactly one of model+practice, model+process_area,
+    code+ref (docs/models.md); same-model targets are checked by
+    check_model once every id is known."""
+    if len(refs) > 500:
+        die(f"{where}: more than 500 references")
+    for i, r in enumerate(refs, 1):
+        w = f"{where}, reference {i}"
+        kinds = [k for k in (("model", "practice"), ("model", "process_area"), ("code", "ref"))
+                 if all(key in r for key in k)]
+        keys = set(r) - {"note", "confirmed"}
+        if len(kinds) != 1 or keys != set(kinds[0]):
+            die(f"{w}: not exactly one of model+practice, model+process_area, code+ref: {sorted(r)}")
+        if "confirmed" in r and not isinstance(r["confirmed"], bool):
+            die(f"{w}: confirmed must be true or false")
+        if "note" in r:
+            check_text(w, "note", r["note"], TEXT_MAX)
+        if "model" in r and not RE_MODEL_ID.match(r["model"]):
+            die(f"{w}: bad model id {r['model']!r}")
+        if "practice" in r and not RE_FULL_ID.match(r["practice"]):
+            die(f"{w}: reference {r['practice']!r} is not PA:GOAL.PRACTICE")
+        if "process_area" in r and (not RE_PA_ID.match(r["process_area"]) or len(r["process_area"]) > 32):
+            die(f"{w}: bad process area id {r['process_area']!r}")
+
+
+def all_refs(m):
+    for pa in m["process_areas"]:
+        for r in pa.get("references", []):
+            yield f"{m['id']}, process area {pa['id']}", r
+        for g in pa["specific_goals"]:
+            for p in g["practices"]:
+                for r in p.get("references", []):
+                    yield f"{m['id']}, {pa['id']}:{g['id']}.{p['id']}", r
 
 
 def check_model(m):
@@ -488,10 +617,18 @@ def check_model(m):
             die(f"{w}: bad category {pa['category']!r}")
         check_text(w, "name", pa["name"], NAME_MAX)
         check_prov(w, pa)
+        check_refs(w, pa.get("references", []))
         check_goals(w, pa["specific_goals"], full_ids, pa["id"])
         for g in m.get("generic_goals", []):
             for p in g["practices"]:
                 full_ids.add(f"{pa['id']}:{g['id']}.{p['id']}")
+    for where_ref, r in all_refs(m):
+        if r.get("model") != m["id"]:
+            continue
+        if "practice" in r and r["practice"] not in full_ids:
+            die(f"{where_ref}: dangling reference to practice {r['practice']}")
+        if "process_area" in r and r["process_area"] not in seen:
+            die(f"{where_ref}: dangling reference to process area {r['process_area']}")
     return full_ids
 
 
@@ -512,7 +649,8 @@ def write_model(m, out_dir, name, origin):
     path = os.path.join(out_dir, name)
     header = (f"# {m['name']} ({m['id']}): opra model file, format version 1 (docs/models.md).\n"
               f"# GENERATED by scripts/gen-models.py from {origin}; do not edit by hand.\n"
-              "# confirmed: false marks titles the reference has not seen in a source.\n")
+              "# confirmed: false marks titles the reference has not seen in a source and\n"
+              "# mappings (references) that no source confirms.\n")
     body = yaml.dump(m, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100,
                      default_flow_style=False)
     if yaml.safe_load(body) != m:
@@ -526,9 +664,13 @@ def write_model(m, out_dir, name, origin):
     n_goals = sum(len(pa["specific_goals"]) for pa in pas)
     n_sp = sum(len(g["practices"]) for pa in pas for g in pa["specific_goals"])
     n_gp = sum(len(g["practices"]) for g in m.get("generic_goals", []))
+    refs = [r for _, r in all_refs(m)]
+    n_pa_refs = sum(len(pa.get("references", [])) for pa in pas)
+    n_unconfirmed = sum(1 for r in refs if r.get("confirmed") is False)
     print(f"{path}: {len(pas)} process areas, {n_goals} specific goals, {n_sp} specific practices, "
           f"{len(m.get('generic_goals', []))} generic goals with {n_gp} generic practices "
-          f"({len(full_ids)} practice ids after instantiation)")
+          f"({len(full_ids)} practice ids after instantiation); {len(refs)} references "
+          f"({n_pa_refs} on process areas, {n_unconfirmed} unconfirmed)")
 
 
 def main(argv):
@@ -544,7 +686,8 @@ def main(argv):
             svc = yaml.safe_load(f)
         os.makedirs(args.out, exist_ok=True)
         write_model(rmm_model(rmm), args.out, "cert-rmm-1.2.yaml", "../shared/reference/" + CERT_RMM_FILE)
-        write_model(cmmi_model(svc), args.out, "cmmi-svc-1.3.yaml", "../shared/reference/" + CMMI_SVC_FILE)
+        rmm_pa_ids = {pa["code"] for pa in rmm["process_areas"]}
+        write_model(cmmi_model(svc, rmm_pa_ids), args.out, "cmmi-svc-1.3.yaml", "../shared/reference/" + CMMI_SVC_FILE)
         write_model(sm_model(args.reference_dir), args.out, "security-management.yaml",
                     "the project brief (issue #4);\n# ../shared/reference has no Security Management content")
     except (OSError, KeyError, TypeError, yaml.YAMLError, GenError) as e:

@@ -143,6 +143,169 @@ static void yaml_and_json_of_the_same_model_are_equal(void **state)
 	model_free(j);
 }
 
+/* ---- process-area-level references and their provenance ----------------------- */
+
+static void reads_process_area_references_and_their_provenance(void **state)
+{
+	model *m = load_ok("pa-refs.yaml");
+	const model_pa *irp = &m->pas[0];
+
+	/* a whole process area maps to whole process areas of another model;
+	 * each mapping says how firm it is */
+	assert_string_equal(irp->id, "IRP");
+	assert_int_equal(irp->n_refs, 6);
+	assert_string_equal(irp->refs[0].model, "cert-rmm-1.2");
+	assert_string_equal(irp->refs[0].process_area, "IMC");
+	assert_null(irp->refs[0].practice);
+	assert_null(irp->refs[0].code);
+	assert_null(irp->refs[0].ref);
+	assert_int_equal(irp->refs[0].confirmed, 0);
+	assert_string_equal(irp->refs[0].note, "seed presentation");
+	assert_int_equal(irp->refs[0].line, 14);
+	assert_string_equal(irp->refs[1].process_area, "VAR");
+	assert_string_equal(irp->refs[2].note, "name-level observation, not from a source");
+	assert_int_equal(irp->refs[2].confirmed, 0);
+	/* same model, and confirmed by default */
+	assert_string_equal(irp->refs[3].model, "svc-demo-1.0");
+	assert_string_equal(irp->refs[3].process_area, "RSKM");
+	assert_int_equal(irp->refs[3].confirmed, 1);
+	assert_null(irp->refs[3].note);
+	/* a process area may also map to a practice or a code of practice */
+	assert_string_equal(irp->refs[4].practice, "IMC:SG2.SP1");
+	assert_null(irp->refs[4].process_area);
+	assert_int_equal(irp->refs[4].confirmed, 1);
+	assert_string_equal(irp->refs[5].code, "ISO 27001");
+	assert_int_equal(irp->refs[5].confirmed, 1);
+	assert_string_equal(irp->prov.note, "maps to CERT-RMM at process area level");
+
+	/* practices carry process-area references and unconfirmed ones too */
+	const model_practice *sp = &goal_of(irp, "SG1")->practices[0];
+	assert_int_equal(sp->n_refs, 3);
+	assert_string_equal(sp->refs[0].process_area, "IMC");
+	assert_int_equal(sp->refs[0].confirmed, 1);
+	assert_int_equal(sp->refs[0].line, 41);
+	assert_string_equal(sp->refs[1].process_area, "IRP");
+	assert_int_equal(sp->refs[1].confirmed, 0);
+	assert_string_equal(sp->refs[2].practice, "IMC:SG1.SP1");
+	assert_int_equal(sp->refs[2].confirmed, 0);
+	assert_string_equal(sp->refs[2].note, "not checked against a source");
+
+	/* "references: []" is no references */
+	assert_int_equal(m->pas[1].n_refs, 0);
+	assert_null(m->pas[1].refs);
+	assert_int_equal(m->pas[1].goals[0].practices[0].refs[0].confirmed, 1);
+	model_free(m);
+}
+
+static model *round_trip(const model *m, int json);
+static size_t count_of(const char *hay, const char *needle);
+
+static void process_area_references_round_trip(void **state)
+{
+	model *y = load_ok("pa-refs.yaml");
+	model *j = load_ok("pa-refs.json");
+	opra_buf out = OPRA_BUF_INIT;
+
+	assert_true(model_equal(y, j));
+	model_free(round_trip(y, 0));
+	model_free(round_trip(y, 1));
+	model_free(round_trip(j, 0));
+	model_free(round_trip(j, 1));
+
+	/* confirmed is written only where false; process_area as given */
+	assert_int_equal(model_write_yaml(y, &out), OPRA_OK);
+	assert_int_equal(count_of((const char *)out.data, "confirmed: false"), 5);
+	assert_int_equal(count_of((const char *)out.data, "confirmed: true"), 0);
+	assert_int_equal(count_of((const char *)out.data, "process_area: IMC"), 3);
+	opra_buf_reset(&out);
+	assert_int_equal(model_write_json(y, &out), OPRA_OK);
+	assert_int_equal(count_of((const char *)out.data, "\"process_area\""), 6);
+	assert_int_equal(count_of((const char *)out.data, "\"confirmed\": false"), 5);
+	opra_buf_free(&out);
+
+	/* a difference in the new fields is a different model */
+	model_ref *r = &j->pas[0].refs[0];
+	r->confirmed = 1;
+	assert_false(model_equal(y, j));
+	r->confirmed = 0;
+	assert_true(model_equal(y, j));
+	char *pa = r->process_area;
+	r->process_area = "KIM";
+	assert_false(model_equal(y, j));
+	r->process_area = pa;
+	j->pas[0].n_refs--; /* hides the last PA reference; restored before freeing */
+	assert_false(model_equal(y, j));
+	j->pas[0].n_refs++;
+	assert_true(model_equal(y, j));
+	model_free(y);
+	model_free(j);
+}
+
+static model *load_shipped(const char *name)
+{
+	char path[4096];
+	const char *root = getenv("OPRA_SOURCE_DIR");
+	model *m = NULL;
+	snprintf(path, sizeof(path), "%s/sql/models/%s", root ? root : ".", name);
+	if (model_load_file(&m, path, NULL) != OPRA_OK)
+		fail_msg("loading %s: %s", path, opra_err_msg());
+	return m;
+}
+
+static const model_pa *pa_of(const model *m, const char *id)
+{
+	for (size_t i = 0; i < m->n_pas; i++)
+		if (strcmp(m->pas[i].id, id) == 0)
+			return &m->pas[i];
+	return NULL;
+}
+
+/* The CMMI-SVC -> CERT-RMM crosswalk of ../shared/reference is process
+ * area level only; scripts/gen-models.py ships it as process-area
+ * references, every one unconfirmed (the seed presentation is not
+ * verified; name-level observations come from no source). */
+static void shipped_cmmi_model_carries_the_crosswalk(void **state)
+{
+	static const struct {
+		const char *from, *to;
+		int name_level;
+	} expect[] = {
+		{"IRP", "IMC", 0},   {"IRP", "VAR", 0},	  {"IRP", "IMC", 1}, {"RSKM", "KIM", 0},
+		{"RSKM", "CTRL", 0}, {"RSKM", "RISK", 1}, {"SCON", "SC", 0}, {"SST", "TM", 1},
+		{"SAM", "EXD", 0},   {"MA", "MON", 0},	  {"MA", "MA", 1},   {"CAM", "TM", 1},
+	};
+	model *svc = load_shipped("cmmi-svc-1.3.yaml");
+	model *rmm = load_shipped("cert-rmm-1.2.yaml");
+	size_t n_pa_refs = 0, k = 0;
+
+	for (size_t i = 0; i < svc->n_pas; i++)
+		n_pa_refs += svc->pas[i].n_refs;
+	assert_int_equal(n_pa_refs, sizeof(expect) / sizeof(expect[0]));
+	for (size_t i = 0; i < svc->n_pas; i++) {
+		const model_pa *pa = &svc->pas[i];
+		for (size_t r = 0; r < pa->n_refs; r++, k++) {
+			const model_ref *ref = &pa->refs[r];
+			assert_string_equal(pa->id, expect[k].from);
+			assert_string_equal(ref->model, "cert-rmm-1.2");
+			assert_string_equal(ref->process_area, expect[k].to);
+			assert_null(ref->practice);
+			assert_int_equal(ref->confirmed, 0);
+			assert_contains(ref->note,
+					expect[k].name_level
+						? "name-level observation, not from a source"
+						: "seed presentation");
+			/* the target exists in the shipped CERT-RMM model */
+			if (pa_of(rmm, ref->process_area) == NULL)
+				fail_msg("%s -> %s: no such CERT-RMM process area", pa->id,
+					 ref->process_area);
+		}
+	}
+	model_free(round_trip(svc, 0));
+	model_free(round_trip(svc, 1));
+	model_free(svc);
+	model_free(rmm);
+}
+
 /* ---- writing and round trips ------------------------------------------------- */
 
 static model *round_trip(const model *m, int json)
@@ -334,7 +497,28 @@ static const struct {
 	{"ref-both.yaml",
 	 OPRA_INVALID_ARGUMENT,
 	 {"ref-both.yaml:16: process area ADM, goal SG1, practice SP1, reference 1: ",
-	  "either model and practice or code and ref, not both"}},
+	  "either model and practice, model and process_area, or code and ref, not both"}},
+	{"pa-ref-both.yaml",
+	 OPRA_INVALID_ARGUMENT,
+	 {"pa-ref-both.yaml:18: process area IRP, goal SG1, practice SP1.1, reference 2: ",
+	  "a reference names either a practice or a process area, not both",
+	  "practice 'IMC:SG1.SP1', process_area 'IMC'"}},
+	{"pa-ref-dangling.yaml",
+	 OPRA_INVALID_ARGUMENT,
+	 {"pa-ref-dangling.yaml:14: process area IRP, reference 3: dangling cross-reference: "
+	  "process area 'RISK' does not exist in this model (bad)"}},
+	{"pa-ref-dangling.json",
+	 OPRA_INVALID_ARGUMENT,
+	 {"pa-ref-dangling.json: process area IRP, reference 1: dangling cross-reference: "
+	  "process area 'RISK' does not exist in this model (bad)"}},
+	{"pa-ref-id-space.yaml",
+	 OPRA_INVALID_ARGUMENT,
+	 {"pa-ref-id-space.yaml:13: process area IRP, reference 2: referenced process area "
+	  "'I MC' is not a valid process area id"}},
+	{"pa-ref-confirmed-text.yaml",
+	 OPRA_INVALID_ARGUMENT,
+	 {"pa-ref-confirmed-text.yaml:12: process area IRP, reference 1: confirmed: expected "
+	  "true or false, found text"}},
 	{"bad-ref-id.yaml",
 	 OPRA_INVALID_ARGUMENT,
 	 {"bad-ref-id.yaml:16: ", "reference 1: ", "'SG1.SP1' is not a full practice id"}},
@@ -504,9 +688,48 @@ static void validate_checks_models_built_in_memory(void **state)
 	assert_contains(opra_err_msg(), "reference 2: reference to 'A.8.1.1' has no code");
 	r->code = code;
 
+	/* half a model reference */
+	r = &sg1->practices[0].refs[0];
+	char *practice = r->practice;
+	r->practice = NULL;
+	assert_int_equal(model_validate(m), OPRA_INVALID_ARGUMENT);
+	assert_contains(opra_err_msg(), "reference 1: reference to model 'cmmi-svc-1.3' has no "
+					"practice or process_area");
+	r->process_area = "IMC";
+	char *mod = r->model;
+	r->model = NULL;
+	assert_int_equal(model_validate(m), OPRA_INVALID_ARGUMENT);
+	assert_contains(opra_err_msg(),
+			"reference 1: reference to process area 'IMC' has no model");
+	r->model = mod;
+	assert_int_equal(model_validate(m), OPRA_OK); /* model + process_area */
+	r->process_area = NULL;
+	r->practice = practice;
+
 	assert_int_equal(model_validate(m), OPRA_OK);
 	model_free(m);
 	model_free(NULL);
+}
+
+static void process_area_reference_limit(void **state)
+{
+	model *m = load_ok("pa-refs.yaml");
+	model_pa *rskm = &m->pas[1];
+	model_ref refs[MODEL_MAX_LIST + 1];
+
+	for (size_t i = 0; i < MODEL_MAX_LIST + 1; i++)
+		refs[i] = (model_ref){
+			.model = "cert-rmm-1.2", .process_area = "RISK", .confirmed = 1};
+	rskm->refs = refs;
+	rskm->n_refs = MODEL_MAX_LIST;
+	assert_int_equal(model_validate(m), OPRA_OK);
+	rskm->n_refs = MODEL_MAX_LIST + 1;
+	assert_int_equal(model_validate(m), OPRA_INVALID_ARGUMENT);
+	assert_contains(opra_err_msg(), "pa-refs.yaml:50: process area RSKM: 501 references; a "
+					"process area may have at most 500");
+	rskm->refs = NULL; /* not ours to free */
+	rskm->n_refs = 0;
+	model_free(m);
 }
 
 /* ---- limits and failure paths ------------------------------------------------- */
@@ -563,8 +786,9 @@ static void load_errors_name_the_path(void **state)
  * an error and, under ASan, leak nothing. */
 static void allocation_failures_are_clean(void **state)
 {
-	static const char *const files[] = {"small.yaml", "small.json"};
-	for (size_t f = 0; f < 2; f++) {
+	static const char *const files[] = {"small.yaml", "small.json", "pa-refs.yaml",
+					    "pa-refs.json"};
+	for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
 		size_t len;
 		char *text = read_text(files[f], &len);
 		int succeeded = 0;
@@ -613,12 +837,16 @@ int main(void)
 		cmocka_unit_test(yaml_and_json_of_the_same_model_are_equal),
 		cmocka_unit_test(yaml_and_json_round_trip),
 		cmocka_unit_test(writer_uses_templates_only_when_all_generic_goals_agree),
+		cmocka_unit_test(reads_process_area_references_and_their_provenance),
+		cmocka_unit_test(process_area_references_round_trip),
+		cmocka_unit_test(shipped_cmmi_model_carries_the_crosswalk),
 		cmocka_unit_test(nasty_text_round_trips),
 		cmocka_unit_test(bad_files_give_located_messages),
 		cmocka_unit_test(hostile_yaml_and_json_are_refused),
 		cmocka_unit_test(deep_nesting_is_refused),
 		cmocka_unit_test(formats_are_dispatched),
 		cmocka_unit_test(validate_checks_models_built_in_memory),
+		cmocka_unit_test(process_area_reference_limit),
 		cmocka_unit_test(huge_file_is_refused_before_reading),
 		cmocka_unit_test(load_errors_name_the_path),
 		cmocka_unit_test(allocation_failures_are_clean),
