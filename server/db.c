@@ -223,3 +223,93 @@ void db_rollback(db *d)
 	PGresult *r = PQexec(d->conn, "ROLLBACK");
 	PQclear(r);
 }
+
+int db_copy_begin(db *d, const char *copy_sql)
+{
+	d->sqlstate[0] = '\0';
+	if (d->conn == NULL)
+		return opra_err_set(OPRA_UNAVAILABLE, "the database is unavailable; retry shortly");
+	PGresult *r = PQexec(d->conn, copy_sql);
+	if (r == NULL || PQresultStatus(r) != PGRES_COPY_IN)
+		return fail(d, r, copy_sql);
+	PQclear(r);
+	return OPRA_OK;
+}
+
+int db_copy_put(db *d, const opra_buf *rows)
+{
+	if (rows->len == 0)
+		return OPRA_OK;
+	if (PQputCopyData(d->conn, (const char *)rows->data, (int)rows->len) != 1) {
+		PQputCopyEnd(d->conn, "client failed");
+		return fail(d, NULL, "COPY data");
+	}
+	return OPRA_OK;
+}
+
+int db_copy_end(db *d)
+{
+	if (PQputCopyEnd(d->conn, NULL) != 1)
+		return fail(d, NULL, "COPY end");
+	PGresult *r = PQgetResult(d->conn);
+	int rc = OPRA_OK;
+	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+		rc = fail(d, r, "COPY");
+		r = NULL;
+	}
+	PQclear(r);
+	/* Drain: a COPY yields exactly one result, then NULL. */
+	while ((r = PQgetResult(d->conn)) != NULL)
+		PQclear(r);
+	return rc;
+}
+
+int db_copy_field(opra_buf *rows, const char *value, int last)
+{
+	int rc = OPRA_OK;
+	if (value == NULL) {
+		rc = opra_buf_append(rows, "\\N", 2);
+	} else {
+		const char *run = value;
+		for (const char *p = value;; p++) {
+			char esc = 0;
+			switch (*p) {
+			case '\\':
+				esc = '\\';
+				break;
+			case '\t':
+				esc = 't';
+				break;
+			case '\n':
+				esc = 'n';
+				break;
+			case '\r':
+				esc = 'r';
+				break;
+			default:
+				break;
+			}
+			if (*p != '\0' && !esc)
+				continue;
+			if (p > run &&
+			    (rc = opra_buf_append(rows, run, (size_t)(p - run))) != OPRA_OK)
+				return rc;
+			if (*p == '\0')
+				break;
+			char pair[2] = {'\\', esc};
+			if ((rc = opra_buf_append(rows, pair, 2)) != OPRA_OK)
+				return rc;
+			run = p + 1;
+		}
+	}
+	if (rc == OPRA_OK)
+		rc = opra_buf_append(rows, last ? "\n" : "\t", 1);
+	return rc;
+}
+
+int db_copy_field_long(opra_buf *rows, long long value, int last)
+{
+	char num[32];
+	snprintf(num, sizeof(num), "%lld", value);
+	return db_copy_field(rows, num, last);
+}

@@ -4,6 +4,8 @@
 #ifndef OPRA_DB_H
 #define OPRA_DB_H
 
+#include "opra_buf.h"
+
 #include <libpq-fe.h>
 #include <stddef.h>
 
@@ -51,6 +53,19 @@ int db_commit(db *d);
 /* Rolls back if a transaction is open; safe to call at any time. */
 void db_rollback(db *d);
 int db_in_transaction(db *d);
+
+/* Bulk loading with COPY ... FROM STDIN (text format). Values travel in
+ * the COPY data stream, never in SQL text. Usage: db_copy_begin with a
+ * fixed "COPY table (cols) FROM STDIN" statement, db_copy_put rows built
+ * with db_copy_field, db_copy_end (checks the final result). On any error
+ * the COPY is aborted and the transaction must be rolled back. */
+int db_copy_begin(db *d, const char *copy_sql);
+int db_copy_put(db *d, const opra_buf *rows);
+int db_copy_end(db *d);
+/* Appends one field in COPY text format (backslash escapes; NULL is \N),
+ * followed by a tab, or a newline when last is set. */
+int db_copy_field(opra_buf *rows, const char *value, int last);
+int db_copy_field_long(opra_buf *rows, long long value, int last);
 
 /* The SQLSTATE of the last failed statement ("" if none). */
 const char *db_last_sqlstate(const db *d);

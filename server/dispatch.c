@@ -17,12 +17,14 @@
 
 extern const service_impl svc_system;
 extern const service_impl svc_user;
+extern const service_impl svc_model;
 
 /* Every service the server offers. Adding a service: write svc_x.c with a
  * service_impl and list it here. */
 static const service_impl *const services[] = {
 	&svc_system,
 	&svc_user,
+	&svc_model,
 };
 
 typedef struct {

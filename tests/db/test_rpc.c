@@ -14,6 +14,7 @@
 #include "rpc.h"
 #include "rpcserver.h"
 #include "testlib.h"
+#include "testserver.h"
 #include "token.h"
 
 #include "opra/v1/system.pb-c.h"
@@ -27,62 +28,31 @@
 
 #define RECV_MAX (256 * 1024)
 
-static char conninfo[1024];
-static char url[256];
-static char sockdir[64];
-static db *admin_db;
-static dispatcher *disp;
-static rpcserver *srv;
-static server_info info = {OPRA_VERSION, RECV_MAX};
-static opra_token admin_token;
+static testserver ts;
+#define url	    (ts.url)
+#define admin_db    (ts.db)
+#define admin_token (ts.admin)
 
 static int start_server(int workers, size_t queue)
 {
-	rpcserver_options o = {.n_urls = 1,
-			       .conninfo = conninfo,
-			       .workers = workers,
-			       .queue_depth = queue,
-			       .recv_max = RECV_MAX};
-	o.urls[0] = url;
-	return rpcserver_start(&srv, &o, disp);
+	return testserver_start(&ts, workers, queue);
 }
 
 static int setup(void **state)
 {
-	opra_log_set_level(OPRA_LOG_WARN);
-	testlib_fresh_db(conninfo, sizeof(conninfo), "rpc");
-	assert_int_equal(db_open(&admin_db, conninfo), OPRA_OK);
-	assert_int_equal(migrate_apply(admin_db, NULL), OPRA_OK);
-	assert_int_equal(auth_user_create(admin_db, "root", "admin", 0, &admin_token, NULL),
-			 OPRA_OK);
-	snprintf(sockdir, sizeof(sockdir), "/tmp/opra-rpc-XXXXXX");
-	assert_non_null(mkdtemp(sockdir));
-	snprintf(url, sizeof(url), "ipc://%s/oprad.sock", sockdir);
-	assert_int_equal(dispatch_create(&disp, &info), OPRA_OK);
-	assert_int_equal(start_server(2, 64), OPRA_OK);
+	testserver_setup(&ts, "rpc", RECV_MAX);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	rpcserver_stop(srv, 1000);
-	dispatch_free(disp);
-	db_close(admin_db);
-	testlib_drop_db("rpc");
-	char path[128];
-	snprintf(path, sizeof(path), "%s/oprad.sock", sockdir);
-	unlink(path);
-	rmdir(sockdir);
+	testserver_teardown(&ts);
 	return 0;
 }
 
 static rpc_client *client(const char *token)
 {
-	rpc_options o = {.n_urls = 1, .token = token, .timeout_ms = 10000, .site = "test-site"};
-	o.urls[0] = url;
-	rpc_client *c = NULL;
-	assert_int_equal(rpc_client_open(&c, &o), OPRA_OK);
-	return c;
+	return testserver_client(&ts, token);
 }
 
 static int ping(rpc_client *c)
@@ -136,11 +106,7 @@ static int whoami(rpc_client *c, char *name_out)
 
 static long count_rows(const char *sql)
 {
-	PGresult *r = NULL;
-	assert_int_equal(db_exec(&r, admin_db, 1, sql, 0, NULL), OPRA_OK);
-	long n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-	PQclear(r);
-	return n;
+	return testserver_count(&ts, sql);
 }
 
 static void ping_needs_no_token(void **state)
@@ -390,8 +356,6 @@ static void full_queue_answers_resource_exhausted(void **state)
 	/* A server with one worker and a one-slot queue; the worker is stuck
 	 * behind a table lock we hold, so further requests must be refused at
 	 * once rather than pile up. */
-	rpcserver_stop(srv, 1000);
-	srv = NULL;
 	assert_int_equal(start_server(1, 1), OPRA_OK);
 	assert_int_equal(db_begin(admin_db), OPRA_OK);
 	assert_int_equal(db_cmd(admin_db, "LOCK TABLE users IN ACCESS EXCLUSIVE MODE", 0, NULL),
@@ -411,8 +375,6 @@ static void full_queue_answers_resource_exhausted(void **state)
 	/* Once the lock is gone the queued work completes. */
 	assert_int_equal(whoami(c, NULL), OPRA_OK);
 	rpc_client_close(c);
-	rpcserver_stop(srv, 1000);
-	srv = NULL;
 	assert_int_equal(start_server(2, 64), OPRA_OK);
 }
 
@@ -432,6 +394,54 @@ static void server_reconnects_after_database_connections_die(void **state)
 	for (int i = 0; i < 6; i++)
 		assert_int_equal(whoami(c, NULL), OPRA_OK);
 	rpc_client_close(c);
+}
+
+typedef struct {
+	int rc;
+} stop_arg;
+
+static void *stop_server_thread(void *arg)
+{
+	(void)arg;
+	testserver_stop(&ts);
+	return NULL;
+}
+
+static void *whoami_thread(void *arg)
+{
+	stop_arg *a = arg;
+	rpc_client *c = client(admin_token.text);
+	a->rc = whoami(c, NULL);
+	rpc_client_close(c);
+	return NULL;
+}
+
+static void stop_drains_requests_in_flight(void **state)
+{
+	/* A request is running (stuck behind our lock) when the server is told
+	 * to stop: it must still complete and get its answer. */
+	pthread_t req, stopper;
+	stop_arg a = {-1};
+	assert_int_equal(db_begin(admin_db), OPRA_OK);
+	assert_int_equal(db_cmd(admin_db, "LOCK TABLE users IN ACCESS EXCLUSIVE MODE", 0, NULL),
+			 OPRA_OK);
+	pthread_create(&req, NULL, whoami_thread, &a);
+	usleep(300 * 1000);
+	pthread_create(&stopper, NULL, stop_server_thread, NULL);
+	usleep(300 * 1000);
+	/* While draining, new requests are turned away with UNAVAILABLE. */
+	rpc_options o = {.n_urls = 1, .timeout_ms = 3000};
+	o.urls[0] = url;
+	rpc_client *late = NULL;
+	assert_int_equal(rpc_client_open(&late, &o), OPRA_OK);
+	int late_rc = ping(late);
+	rpc_client_close(late);
+	db_rollback(admin_db);
+	pthread_join(req, NULL);
+	pthread_join(stopper, NULL);
+	assert_int_equal(a.rc, OPRA_OK);
+	assert_int_equal(late_rc, OPRA_UNAVAILABLE);
+	assert_int_equal(start_server(2, 64), OPRA_OK);
 }
 
 static void server_down_is_unavailable(void **state)
@@ -466,6 +476,7 @@ int main(void)
 		cmocka_unit_test(oversize_messages_are_dropped_and_server_lives),
 		cmocka_unit_test(full_queue_answers_resource_exhausted),
 		cmocka_unit_test(server_reconnects_after_database_connections_die),
+		cmocka_unit_test(stop_drains_requests_in_flight),
 		cmocka_unit_test(server_down_is_unavailable),
 	};
 	cmocka_set_message_output(CM_OUTPUT_STDOUT);
