@@ -104,5 +104,10 @@ int cmd_ping(cli_ctx *ctx, const cli_args *args);
 int cmd_user_add(cli_ctx *ctx, const cli_args *args);
 int cmd_user_list(cli_ctx *ctx, const cli_args *args);
 int cmd_user_revoke(cli_ctx *ctx, const cli_args *args);
+int cmd_model_list(cli_ctx *ctx, const cli_args *args);
+int cmd_model_show(cli_ctx *ctx, const cli_args *args);
+int cmd_model_import(cli_ctx *ctx, const cli_args *args);
+int cmd_model_export(cli_ctx *ctx, const cli_args *args);
+int cmd_model_map(cli_ctx *ctx, const cli_args *args);
 
 #endif

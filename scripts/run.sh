@@ -289,7 +289,7 @@ if [ "$ready" = 0 ]; then
 fi
 
 # --- Hook: load the shipped models ---------------------------------------------
-# No model data ships yet. When scripts/load-models.sh exists it runs here,
+# The shipped models (sql/models/) are loaded by scripts/load-models.sh, here,
 # after the server answers, with OPRA_SERVER, OPRA_STATE_DIR and (when the
 # file is readable) OPRA_TOKEN = the admin token. It runs on every start, so
 # it must be idempotent: a model that is already loaded is not an error.
