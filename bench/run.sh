@@ -52,6 +52,15 @@ echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; oprad lo
 echo
 "$build/bench/bench_rpc" --server "$url" --token "$(cat "$state/s/admin.token")" \
 	--seconds "$seconds" --echo-url "tcp://127.0.0.1:$((port + 1))"
+echo
+catalog="$here/../shared/external/oscal/content/oscal-content-2021-06-a849dbc/NIST_SP-800-53_rev5_catalog.json"
+if [ -f "$catalog" ]; then
+	"$build/bench/bench_model" --server "$url" --token "$(cat "$state/s/admin.token")" \
+		--db "host=$state/s/run port=5432 user=opra dbname=opra" --file "$catalog" \
+		--format oscal-catalog --runs "$((seconds + 1))"
+else
+	echo "(skipping the model import benchmark: $catalog not found)"
+fi
 rss=$(awk '/VmHWM/{print $2}' "/proc/$pid/status")
 echo
 echo "oprad peak RSS: $((rss / 1024)) MiB"
