@@ -767,3 +767,16 @@ done:
 	opra_free(positional);
 	return out_finish(&o, code);
 }
+
+int cli_call(cli_ctx *ctx, const char *method, const ProtobufCMessage *req,
+	     const ProtobufCMessageDescriptor *resp_desc, void *resp_out, const char *key)
+{
+	int rc = rpc_call(ctx->rpc, method, req, resp_desc, (ProtobufCMessage **)resp_out, key);
+	return rc == OPRA_OK ? 0 : cli_fail(ctx, rc);
+}
+
+int cli_emit_json(cli_ctx *ctx, json_t *doc)
+{
+	int rc = out_json(ctx->out, doc); /* NULL doc: RESOURCE_EXHAUSTED */
+	return rc == OPRA_OK ? 0 : out_fail(ctx->out, rc);
+}

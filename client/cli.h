@@ -96,6 +96,16 @@ const char *cli_opt(const cli_args *args, const char *name);
  * returns the exit code. */
 int cli_fail(cli_ctx *ctx, int status);
 
+/* Calls `method` through ctx->rpc (see rpc_call; resp_out is a pointer to
+ * the response message pointer, may be NULL). On failure reports it like
+ * cli_fail and returns the exit code; returns 0 on success. */
+int cli_call(cli_ctx *ctx, const char *method, const ProtobufCMessage *req,
+	     const ProtobufCMessageDescriptor *resp_desc, void *resp_out, const char *key);
+
+/* Prints doc as the command's one JSON document (takes ownership; NULL
+ * means memory ran out) and returns the exit code. */
+int cli_emit_json(cli_ctx *ctx, json_t *doc);
+
 /* The usage-error hint for the running command: "usage: <usage line>". */
 int cli_usage(cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

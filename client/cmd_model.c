@@ -35,13 +35,6 @@
 
 /* ---- shared helpers ----------------------------------------------------- */
 
-static int emit_json(cli_ctx *ctx, json_t *doc)
-{
-	int rc = out_json(ctx->out, doc);
-
-	return rc == OPRA_OK ? 0 : out_fail(ctx->out, rc);
-}
-
 static int oom(cli_ctx *ctx)
 {
 	return out_error(ctx->out, OPRA_RESOURCE_EXHAUSTED, "out of memory", NULL);
@@ -118,16 +111,14 @@ int cmd_model_list(cli_ctx *ctx, const cli_args *args)
 	out_table table;
 	char(*nums)[3][16] = NULL;
 	json_t *arr = NULL;
-	int rc, code = 0;
+	int code = 0;
 
 	(void)args;
 	out_table_init(&table, 6, headers);
-	rc = rpc_call(ctx->rpc, "opra.v1.Model/List", &req.base,
-		      &opra__v1__model_list_response__descriptor, (ProtobufCMessage **)&resp, NULL);
-	if (rc != OPRA_OK) {
-		code = cli_fail(ctx, rc);
+	if ((code = cli_call(ctx, "opra.v1.Model/List", &req.base,
+			     &opra__v1__model_list_response__descriptor, (ProtobufCMessage **)&resp,
+			     NULL)) != 0)
 		goto done;
-	}
 	if (ctx->out->json) {
 		if ((arr = json_array()) == NULL)
 			goto oom;
@@ -150,7 +141,7 @@ int cmd_model_list(cli_ctx *ctx, const cli_args *args)
 			if (o == NULL || bad)
 				goto oom;
 		}
-		code = emit_json(ctx, arr);
+		code = cli_emit_json(ctx, arr);
 		arr = NULL;
 		goto done;
 	}
@@ -360,7 +351,7 @@ int cmd_model_show(cli_ctx *ctx, const cli_args *args)
 	Opra__V1__ModelShowRequest req = OPRA__V1__MODEL_SHOW_REQUEST__INIT;
 	Opra__V1__ModelShowResponse *resp = NULL;
 	const char *pa = cli_opt(args, "--pa");
-	int rc, code = 0;
+	int code = 0;
 
 	if (args->argv[0][0] == '\0')
 		return cli_usage(ctx, "the model id must not be empty");
@@ -368,19 +359,17 @@ int cmd_model_show(cli_ctx *ctx, const cli_args *args)
 		return cli_usage(ctx, "--pa needs a process area id, e.g. --pa SC");
 	req.id = args->argv[0];
 	req.pa = (char *)(pa ? pa : "");
-	rc = rpc_call(ctx->rpc, "opra.v1.Model/Show", &req.base,
-		      &opra__v1__model_show_response__descriptor, (ProtobufCMessage **)&resp, NULL);
-	if (rc != OPRA_OK) {
-		code = cli_fail(ctx, rc);
+	if ((code = cli_call(ctx, "opra.v1.Model/Show", &req.base,
+			     &opra__v1__model_show_response__descriptor, (ProtobufCMessage **)&resp,
+			     NULL)) != 0)
 		goto done;
-	}
 	if (resp->model == NULL) {
 		code = out_error(ctx->out, OPRA_INTERNAL, "the server sent no model", NULL);
 		goto done;
 	}
 	if (ctx->out->json) {
 		json_t *doc = model_doc_json(resp->model);
-		code = doc ? emit_json(ctx, doc) : oom(ctx);
+		code = doc ? cli_emit_json(ctx, doc) : oom(ctx);
 		goto done;
 	}
 	show_tree(ctx, resp->model, pa);
@@ -522,13 +511,10 @@ int cmd_model_import(cli_ctx *ctx, const cli_args *args)
 		fputs("…\n", ctx->out->err);
 	}
 	rpc_new_key(key);
-	rc = rpc_call(ctx->rpc, "opra.v1.Model/Import", &req.base,
-		      &opra__v1__model_import_response__descriptor, (ProtobufCMessage **)&resp,
-		      key);
-	if (rc != OPRA_OK) {
-		code = cli_fail(ctx, rc);
+	if ((code = cli_call(ctx, "opra.v1.Model/Import", &req.base,
+			     &opra__v1__model_import_response__descriptor,
+			     (ProtobufCMessage **)&resp, key)) != 0)
 		goto done;
-	}
 	const Opra__V1__ModelSummary *s = resp->model;
 	if (s == NULL) {
 		code = out_error(ctx->out, OPRA_INTERNAL, "the server's reply holds no model",
@@ -553,7 +539,7 @@ int cmd_model_import(cli_ctx *ctx, const cli_args *args)
 			json_decref(o);
 			code = oom(ctx);
 		} else {
-			code = emit_json(ctx, o);
+			code = cli_emit_json(ctx, o);
 		}
 		goto done;
 	}
@@ -734,13 +720,10 @@ int cmd_model_export(cli_ctx *ctx, const cli_args *args)
 		return rc == OPRA_INVALID_ARGUMENT ? cli_usage(ctx, "%s", opra_err_msg())
 						   : out_fail(ctx->out, rc);
 	req.id = args->argv[0];
-	rc = rpc_call(ctx->rpc, "opra.v1.Model/Export", &req.base,
-		      &opra__v1__model_export_response__descriptor, (ProtobufCMessage **)&resp,
-		      NULL);
-	if (rc != OPRA_OK) {
-		code = cli_fail(ctx, rc);
+	if ((code = cli_call(ctx, "opra.v1.Model/Export", &req.base,
+			     &opra__v1__model_export_response__descriptor,
+			     (ProtobufCMessage **)&resp, NULL)) != 0)
 		goto done;
-	}
 	if (resp->model == NULL) {
 		code = out_error(ctx->out, OPRA_INTERNAL, "the server sent no model", NULL);
 		goto done;
@@ -776,7 +759,7 @@ int cmd_model_export(cli_ctx *ctx, const cli_args *args)
 			json_decref(o);
 			code = oom(ctx);
 		} else {
-			code = emit_json(ctx, o);
+			code = cli_emit_json(ctx, o);
 		}
 		goto done;
 	}
@@ -895,7 +878,7 @@ int cmd_model_map(cli_ctx *ctx, const cli_args *args)
 	Opra__V1__ModelMapRequest req = OPRA__V1__MODEL_MAP_REQUEST__INIT;
 	Opra__V1__ModelMapResponse *resp = NULL;
 	const char *model_filter = cli_opt(args, "--model");
-	int rc, code = 0;
+	int code = 0;
 
 	if (args->argv[0][0] == '\0')
 		return cli_usage(ctx, "the practice must not be empty (e.g. IMC:SG2.SP1)");
@@ -903,15 +886,13 @@ int cmd_model_map(cli_ctx *ctx, const cli_args *args)
 		return cli_usage(ctx, "--model needs a model id, e.g. --model cert-rmm-1.2");
 	req.practice = args->argv[0];
 	req.model = (char *)(model_filter ? model_filter : "");
-	rc = rpc_call(ctx->rpc, "opra.v1.Model/Map", &req.base,
-		      &opra__v1__model_map_response__descriptor, (ProtobufCMessage **)&resp, NULL);
-	if (rc != OPRA_OK) {
-		code = cli_fail(ctx, rc);
+	if ((code = cli_call(ctx, "opra.v1.Model/Map", &req.base,
+			     &opra__v1__model_map_response__descriptor, (ProtobufCMessage **)&resp,
+			     NULL)) != 0)
 		goto done;
-	}
 	if (ctx->out->json) {
 		json_t *doc = map_json(args->argv[0], model_filter, resp);
-		code = doc ? emit_json(ctx, doc) : oom(ctx);
+		code = doc ? cli_emit_json(ctx, doc) : oom(ctx);
 		goto done;
 	}
 	FILE *f = ctx->out->out;

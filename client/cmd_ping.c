@@ -12,15 +12,13 @@ int cmd_ping(cli_ctx *ctx, const cli_args *args)
 	Opra__V1__PingResponse *resp = NULL;
 	double latency_ms;
 	const char *url;
-	int rc, code = 0;
+	int code = 0;
 
 	(void)args;
-	rc = rpc_call(ctx->rpc, "opra.v1.System/Ping", &req.base,
-		      &opra__v1__ping_response__descriptor, (ProtobufCMessage **)&resp, NULL);
-	if (rc != OPRA_OK) {
-		code = cli_fail(ctx, rc);
+	if ((code = cli_call(ctx, "opra.v1.System/Ping", &req.base,
+			     &opra__v1__ping_response__descriptor, (ProtobufCMessage **)&resp,
+			     NULL)) != 0)
 		goto done;
-	}
 	/* Microseconds in, milliseconds out: three decimals are exact. */
 	latency_ms = (double)rpc_last_rtt_us(ctx->rpc) / 1000.0;
 	url = rpc_client_url(ctx->rpc);
@@ -46,8 +44,7 @@ int cmd_ping(cli_ctx *ctx, const cli_args *args)
 			code = out_error(ctx->out, OPRA_RESOURCE_EXHAUSTED, "out of memory", NULL);
 			goto done;
 		}
-		if ((rc = out_json(ctx->out, doc)) != OPRA_OK)
-			code = out_fail(ctx->out, rc);
+		code = cli_emit_json(ctx, doc);
 		goto done;
 	}
 	/* The line is the whole result, so --quiet (a health check that

@@ -22,13 +22,6 @@ static json_t *user_json(const char *name, const char *role, const char *token)
 	return doc;
 }
 
-static int emit_json(cli_ctx *ctx, json_t *doc)
-{
-	int rc = out_json(ctx->out, doc);
-
-	return rc == OPRA_OK ? 0 : out_fail(ctx->out, rc);
-}
-
 int cmd_user_add(cli_ctx *ctx, const cli_args *args)
 {
 	Opra__V1__UserAddRequest req = OPRA__V1__USER_ADD_REQUEST__INIT;
@@ -36,7 +29,7 @@ int cmd_user_add(cli_ctx *ctx, const cli_args *args)
 	const char *name = args->argv[0];
 	const char *role = cli_opt(args, "--role");
 	char key[33];
-	int rc, code = 0;
+	int code = 0;
 
 	/* The dispatcher has checked --role against the table's choices. */
 	if (name[0] == '\0') {
@@ -48,14 +41,12 @@ int cmd_user_add(cli_ctx *ctx, const cli_args *args)
 	/* A fresh key per invocation: a retry inside rpc (or a resend of this
 	 * very request) cannot create the user twice. */
 	rpc_new_key(key);
-	rc = rpc_call(ctx->rpc, "opra.v1.User/Add", &req.base,
-		      &opra__v1__user_add_response__descriptor, (ProtobufCMessage **)&resp, key);
-	if (rc != OPRA_OK) {
-		code = cli_fail(ctx, rc);
+	if ((code = cli_call(ctx, "opra.v1.User/Add", &req.base,
+			     &opra__v1__user_add_response__descriptor, (ProtobufCMessage **)&resp,
+			     key)) != 0)
 		goto done;
-	}
 	if (ctx->out->json) {
-		code = emit_json(ctx, user_json(resp->name, resp->role, resp->token));
+		code = cli_emit_json(ctx, user_json(resp->name, resp->role, resp->token));
 		goto done;
 	}
 	if (ctx->out->quiet) {
@@ -88,16 +79,14 @@ int cmd_user_list(cli_ctx *ctx, const cli_args *args)
 	Opra__V1__UserListResponse *resp = NULL;
 	out_table table;
 	json_t *arr = NULL;
-	int rc, code = 0;
+	int code = 0;
 
 	(void)args;
 	out_table_init(&table, 5, headers);
-	rc = rpc_call(ctx->rpc, "opra.v1.User/List", &req.base,
-		      &opra__v1__user_list_response__descriptor, (ProtobufCMessage **)&resp, NULL);
-	if (rc != OPRA_OK) {
-		code = cli_fail(ctx, rc);
+	if ((code = cli_call(ctx, "opra.v1.User/List", &req.base,
+			     &opra__v1__user_list_response__descriptor, (ProtobufCMessage **)&resp,
+			     NULL)) != 0)
 		goto done;
-	}
 	if (ctx->out->json) {
 		if ((arr = json_array()) == NULL)
 			goto oom;
@@ -110,7 +99,7 @@ int cmd_user_list(cli_ctx *ctx, const cli_args *args)
 			    json_object_set_new(o, "revoked_at", out_jstr(u->revoked_at, true)))
 				goto oom;
 		}
-		code = emit_json(ctx, arr);
+		code = cli_emit_json(ctx, arr);
 		arr = NULL;
 		goto done;
 	}
@@ -143,7 +132,7 @@ int cmd_user_revoke(cli_ctx *ctx, const cli_args *args)
 	Opra__V1__UserRevokeResponse *resp = NULL;
 	const char *name = args->argv[0];
 	char key[33];
-	int rc, code = 0;
+	int code = 0;
 
 	if (name[0] == '\0') {
 		code = cli_usage(ctx, "the user name must not be empty");
@@ -151,17 +140,15 @@ int cmd_user_revoke(cli_ctx *ctx, const cli_args *args)
 	}
 	req.name = (char *)name;
 	rpc_new_key(key);
-	rc = rpc_call(ctx->rpc, "opra.v1.User/Revoke", &req.base,
-		      &opra__v1__user_revoke_response__descriptor, (ProtobufCMessage **)&resp, key);
-	if (rc != OPRA_OK) {
-		code = cli_fail(ctx, rc);
+	if ((code = cli_call(ctx, "opra.v1.User/Revoke", &req.base,
+			     &opra__v1__user_revoke_response__descriptor,
+			     (ProtobufCMessage **)&resp, key)) != 0)
 		goto done;
-	}
 	if (ctx->out->json) {
 		json_t *doc = user_json(resp->name, NULL, NULL);
 		if (doc &&
 		    json_object_set_new(doc, "revoked_at", out_jstr(resp->revoked_at, true)) == 0) {
-			code = emit_json(ctx, doc);
+			code = cli_emit_json(ctx, doc);
 		} else {
 			json_decref(doc);
 			code = out_error(ctx->out, OPRA_RESOURCE_EXHAUSTED, "out of memory", NULL);
