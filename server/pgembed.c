@@ -367,20 +367,30 @@ static char *find_path_bin_dir(void)
 }
 
 /* The major version an existing cluster was created with (0 if none). */
+/* Reads up to size-1 bytes of a small file (PG_VERSION, postmaster.pid,
+ * /proc entries) into buf, NUL-terminated. Returns the byte count, or 0
+ * when the file cannot be opened or read or is empty. */
+static size_t read_small(const char *path, char *buf, size_t size, int flags)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return (size_t)n;
+}
+
 static long cluster_major(const char *state_dir)
 {
 	char path[PATH_MAX];
 	char buf[32];
 	long v = 0;
 	snprintf(path, sizeof(path), "%s/pg/PG_VERSION", state_dir);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_small(path, buf, sizeof(buf), 0) == 0)
 		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
 	return opra_parse_long(buf, 1, 100000, &v) ? v : 0;
 }
@@ -833,14 +843,8 @@ static int read_pidfile(pidfile *out, const char *path)
 {
 	char buf[PATH_MAX + 1024];
 	memset(out, 0, sizeof(*out));
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
+	if (read_small(path, buf, sizeof(buf), O_NOFOLLOW) == 0)
 		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	int line = 0;
 	/* strsep, not strtok: empty lines (listen_addresses='') count. */
 	char *p = buf;
@@ -867,14 +871,8 @@ static int pid_alive(long pid)
 	if (kill((pid_t)pid, 0) != 0 && errno != EPERM)
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_small(path, stat, sizeof(stat), 0) == 0)
 		return 1;
-	ssize_t n = read(fd, stat, sizeof(stat) - 1);
-	close(fd);
-	if (n <= 0)
-		return 1;
-	stat[n] = '\0';
 	/* "pid (comm) S ...": comm may hold spaces and parentheses. */
 	const char *p = strrchr(stat, ')');
 	return !(p && p[1] == ' ' && p[2] == 'Z');
@@ -887,14 +885,8 @@ static int pid_is_postgres(long pid)
 	char path[64];
 	char comm[64];
 	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_small(path, comm, sizeof(comm), 0) == 0)
 		return 1; /* cannot tell: assume it is */
-	ssize_t n = read(fd, comm, sizeof(comm) - 1);
-	close(fd);
-	if (n <= 0)
-		return 1;
-	comm[n] = '\0';
 	comm[strcspn(comm, "\n")] = '\0';
 	return strcmp(comm, "postgres") == 0;
 }
