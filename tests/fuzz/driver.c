@@ -5,7 +5,7 @@
  * whichever comes first, with a fixed seed so a failure can be replayed.
  * Crashes are caught by ASan/UBSan in the sanitizer build.
  *
- * usage: fuzz_x [--iterations N] [--seconds S] [--seed N] [CORPUS_DIR] */
+ * usage: fuzz_x [--iterations N] [--seconds S] [--seed N] [CORPUS_DIR...] */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -144,7 +144,8 @@ int main(int argc, char **argv)
 {
 	long iterations = 100000, seconds = 30;
 	unsigned long long seed = 0x6f707261ULL;
-	const char *dir = NULL;
+	const char *dirs[8];
+	int ndirs = 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--iterations") == 0 && i + 1 < argc)
 			iterations = strtol(argv[++i], NULL, 10);
@@ -152,12 +153,12 @@ int main(int argc, char **argv)
 			seconds = strtol(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
 			seed = strtoull(argv[++i], NULL, 10);
-		else
-			dir = argv[i];
+		else if (ndirs < 8)
+			dirs[ndirs++] = argv[i];
 	}
 	rng_state = seed ? seed : 1;
-	if (dir)
-		load_dir(dir);
+	for (int i = 0; i < ndirs; i++)
+		load_dir(dirs[i]);
 	if (fuzz_seed) {
 		static uint8_t sbuf[FUZZ_MAX_INPUT];
 		for (size_t k = 0;; k++) {
