@@ -73,8 +73,8 @@ int auth_token(caller *out, db *d, const char *token)
 		goto done;
 	const char *params[1] = {t.selector};
 	rc = db_exec(&r, d, 1,
-		     "SELECT id, name, role, encode(token_hash, 'hex'), revoked_at IS NOT NULL "
-		     "FROM users WHERE token_selector = $1",
+		     "SELECT id, name, role, encode(token_hash, 'hex'), revoked_at IS NOT NULL, "
+		     "coalesce(unit_id, 0) FROM users WHERE token_selector = $1",
 		     1, params);
 	if (rc != OPRA_OK)
 		goto done;
@@ -103,6 +103,7 @@ int auth_token(caller *out, db *d, const char *token)
 	out->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	snprintf(out->name, sizeof(out->name), "%s", PQgetvalue(r, 0, 1));
 	out->role = role_from_name(PQgetvalue(r, 0, 2));
+	out->unit_id = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
 	rc = OPRA_OK;
 done:
 	sodium_memzero(&t, sizeof(t));

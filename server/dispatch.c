@@ -18,6 +18,7 @@
 extern const service_impl svc_system;
 extern const service_impl svc_user;
 extern const service_impl svc_model;
+extern const service_impl svc_inventory;
 
 /* Every service the server offers. Adding a service: write svc_x.c with a
  * service_impl and list it here. */
@@ -25,6 +26,7 @@ static const service_impl *const services[] = {
 	&svc_system,
 	&svc_user,
 	&svc_model,
+	&svc_inventory,
 };
 
 typedef struct {

@@ -39,7 +39,9 @@ const char *role_name(unsigned role);
 typedef struct {
 	long long id;
 	char name[CALLER_NAME_MAX + 1];
-	unsigned role; /* one ROLE_* bit */
+	unsigned role;	   /* one ROLE_* bit */
+	long long unit_id; /* users.unit_id: the unit whose subtree a ROLE_USER caller may
+			      write in the inventory; 0 = not scoped */
 } caller;
 
 /* Facts about this server that handlers may report. */

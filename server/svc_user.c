@@ -4,6 +4,7 @@
 #include "opra_alloc.h"
 #include "opra_err.h"
 #include "opra_log.h"
+#include "opra_text.h"
 
 #include "opra/v1/user.pb-c.h"
 
@@ -13,10 +14,12 @@
 #include <string.h>
 
 /* A small JSON object for the event log, built with jansson so names are
- * escaped properly. Caller frees with free() (jansson allocates it). */
-static char *json_user(const char *name, const char *role, const char *state)
+ * escaped properly. unit may be NULL or "" (not scoped). Caller frees with
+ * free() (jansson allocates it). */
+static char *json_user(const char *name, const char *role, const char *unit, const char *state)
 {
-	json_t *o = json_pack("{s:s, s:s?, s:s?}", "name", name, "role", role, "state", state);
+	json_t *o = json_pack("{s:s, s:s?, s:s?, s:s?}", "name", name, "role", role, "unit",
+			      unit && unit[0] ? unit : NULL, "state", state);
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	return s;
@@ -33,6 +36,16 @@ static int user_add_validate(const ProtobufCMessage *in)
 				    "unknown role '%.64s': use admin, program-office, user or "
 				    "automation",
 				    r->role);
+	if (r->unit[0]) {
+		if ((rc = opra_name_check("unit", r->unit, 128)) != OPRA_OK)
+			return rc;
+		if (role_from_name(r->role) != ROLE_USER)
+			return opra_err_set(OPRA_INVALID_ARGUMENT,
+					    "only users with role 'user' can be scoped to a unit "
+					    "(role '%s' writes the whole inventory or none of it); "
+					    "drop --unit or use --role user",
+					    r->role);
+	}
 	return OPRA_OK;
 }
 
@@ -40,13 +53,47 @@ static int user_add(call *c, const ProtobufCMessage *in)
 {
 	const Opra__V1__UserAddRequest *r = (const Opra__V1__UserAddRequest *)in;
 	opra_token tok;
+	PGresult *res = NULL;
 	char *after = NULL;
+	char unit_id[32] = "";
+	long long id = 0;
 	int rc;
 
-	rc = auth_user_create(c->db, r->name, r->role, c->who->id, &tok, NULL);
+	memset(&tok, 0, sizeof(tok));
+	if (r->unit[0]) {
+		/* FOR SHARE: a concurrent removal of the unit waits for this user. */
+		const char *p[1] = {r->unit};
+		rc = db_exec(
+			&res, c->db, 1,
+			"SELECT id FROM units WHERE name = $1 AND removed_at IS NULL FOR SHARE", 1,
+			p);
+		if (rc != OPRA_OK)
+			goto done;
+		if (PQntuples(res) == 0) {
+			rc = opra_err_set(
+				OPRA_NOT_FOUND,
+				"no unit named '%s' to scope user '%s' to (see 'opra unit "
+				"list')",
+				r->unit, r->name);
+			goto done;
+		}
+		snprintf(unit_id, sizeof(unit_id), "%s", PQgetvalue(res, 0, 0));
+		PQclear(res);
+		res = NULL;
+	}
+	rc = auth_user_create(c->db, r->name, r->role, c->who->id, &tok, &id);
 	if (rc != OPRA_OK)
 		goto done;
-	after = json_user(r->name, r->role, "active");
+	if (unit_id[0]) {
+		char uid[32];
+		snprintf(uid, sizeof(uid), "%lld", id);
+		const char *p[2] = {uid, unit_id};
+		if ((rc = db_cmd(c->db,
+				 "UPDATE users SET unit_id = $2::bigint WHERE id = $1::bigint", 2,
+				 p)) != OPRA_OK)
+			goto done;
+	}
+	after = json_user(r->name, r->role, r->unit, "active");
 	char object[96];
 	snprintf(object, sizeof(object), "user:%s", r->name);
 	if ((rc = call_event(c, object, NULL, after)) != OPRA_OK)
@@ -54,10 +101,12 @@ static int user_add(call *c, const ProtobufCMessage *in)
 	Opra__V1__UserAddResponse resp = OPRA__V1__USER_ADD_RESPONSE__INIT;
 	resp.name = r->name;
 	resp.role = r->role;
+	resp.unit = r->unit;
 	resp.token = tok.text;
 	rc = call_reply(c, &resp.base);
 done:
 	sodium_memzero(&tok, sizeof(tok));
+	PQclear(res);
 	free(after);
 	return rc;
 }
@@ -70,11 +119,11 @@ static int user_list(call *c, const ProtobufCMessage *in)
 	int rc;
 
 	rc = db_exec(&r, c->db, 1,
-		     "SELECT name, role, revoked_at IS NOT NULL, "
-		     "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-		     "coalesce(to_char(revoked_at AT TIME ZONE 'UTC', "
-		     "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '') "
-		     "FROM users ORDER BY name",
+		     "SELECT u.name, u.role, u.revoked_at IS NOT NULL, "
+		     "to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+		     "coalesce(to_char(u.revoked_at AT TIME ZONE 'UTC', "
+		     "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), coalesce(un.name, '') "
+		     "FROM users u LEFT JOIN units un ON un.id = u.unit_id ORDER BY u.name",
 		     0, NULL);
 	if (rc != OPRA_OK)
 		goto done;
@@ -93,6 +142,7 @@ static int user_list(call *c, const ProtobufCMessage *in)
 		infos[i].revoked = strcmp(PQgetvalue(r, i, 2), "t") == 0;
 		infos[i].created_at = PQgetvalue(r, i, 3);
 		infos[i].revoked_at = PQgetvalue(r, i, 4);
+		infos[i].unit = PQgetvalue(r, i, 5);
 		ptrs[i] = &infos[i];
 	}
 	Opra__V1__UserListResponse resp = OPRA__V1__USER_LIST_RESPONSE__INIT;
@@ -136,8 +186,8 @@ static int user_revoke(call *c, const ProtobufCMessage *in)
 		goto done;
 	}
 	int is_admin = strcmp(PQgetvalue(r, 0, 0), "admin") == 0;
-	before = json_user(req->name, PQgetvalue(r, 0, 0), "active");
-	after = json_user(req->name, PQgetvalue(r, 0, 0), "revoked");
+	before = json_user(req->name, PQgetvalue(r, 0, 0), NULL, "active");
+	after = json_user(req->name, PQgetvalue(r, 0, 0), NULL, "revoked");
 	PQclear(r);
 	r = NULL;
 	if (is_admin) {

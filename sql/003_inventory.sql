@@ -65,3 +65,32 @@ CREATE INDEX service_assets_asset ON service_assets (asset_id);
 -- subtree. NULL: not scoped (admins and program-office write everything;
 -- an unscoped plain user reads only).
 ALTER TABLE users ADD COLUMN unit_id bigint REFERENCES units(id);
+
+-- Stored tags are always a JSON array of strings (the server writes them).
+ALTER TABLE assets ADD CONSTRAINT assets_tags_array CHECK (jsonb_typeof(tags) = 'array');
+
+-- Refusing removal of a unit that users are still scoped to looks them up.
+CREATE INDEX users_unit ON users (unit_id) WHERE unit_id IS NOT NULL;
+
+-- Defence in depth for the tree: no unit may become its own ancestor,
+-- whatever path writes parent_id. The server checks first and answers with a
+-- message naming both units; it also serialises moves with a transaction
+-- advisory lock, since two concurrent moves (A under B, B under A) each pass
+-- this check alone.
+CREATE FUNCTION units_no_cycle() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.parent_id IS NOT NULL AND EXISTS (
+        WITH RECURSIVE up(id, parent_id) AS (
+            SELECT id, parent_id FROM units WHERE id = NEW.parent_id
+            UNION
+            SELECT u.id, u.parent_id FROM units u JOIN up ON u.id = up.parent_id)
+        SELECT 1 FROM up WHERE id = NEW.id) THEN
+        RAISE EXCEPTION 'unit "%" cannot be placed there: the new parent is inside its subtree',
+            NEW.name USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER units_no_cycle BEFORE UPDATE OF parent_id ON units
+    FOR EACH ROW WHEN (NEW.parent_id IS DISTINCT FROM OLD.parent_id)
+    EXECUTE FUNCTION units_no_cycle();
