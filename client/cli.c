@@ -24,6 +24,22 @@ const char *cli_opt(const cli_args *args, const char *name)
 	return NULL;
 }
 
+size_t cli_opt_all(const cli_args *args, const char *name, const char **out, size_t max)
+{
+	size_t n = 0;
+
+	if (args == NULL || args->specs == NULL)
+		return 0;
+	for (int i = 0; i < args->n_given; i++) {
+		if (strcmp(args->specs[args->given[i].opt].name, name) != 0)
+			continue;
+		if (n < max)
+			out[n] = args->given[i].value;
+		n++;
+	}
+	return n;
+}
+
 /* ---- table lookups ------------------------------------------------------ */
 
 static bool noun_exists(const char *noun)
@@ -592,6 +608,7 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err, opt_env env)
 	kvfile *kv = NULL;
 	rpc_client *rpc = NULL;
 	char **positional = NULL;
+	cli_given *given = NULL;
 	char config_path[4096] = "";
 	bool explicit_config = false, flags_done = false;
 	int i = 1, code = 0, rc;
@@ -659,11 +676,13 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err, opt_env env)
 	 * positional arguments. */
 	args.specs = cmd->opts;
 	positional = opra_calloc((size_t)argc + 1, sizeof(*positional));
-	if (positional == NULL) {
+	given = opra_calloc((size_t)argc + 1, sizeof(*given));
+	if (positional == NULL || given == NULL) {
 		code = out_error(&o, OPRA_RESOURCE_EXHAUSTED, "out of memory", NULL);
 		goto done;
 	}
 	args.argv = positional;
+	args.given = given;
 	while (i < argc) {
 		char *a = argv[i];
 		bool matched;
@@ -680,8 +699,12 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err, opt_env env)
 		rc = parse_local(&args, cmd, &o, argc, argv, &i, &code);
 		if (rc == -2)
 			goto done;
-		if (rc >= 0)
+		if (rc >= 0) {
+			given[args.n_given].opt = rc;
+			given[args.n_given].value = args.values[rc];
+			args.n_given++;
 			continue;
+		}
 		if (opt_parse_global(&flags, argc, argv, &i, &matched) != OPRA_OK) {
 			char hint[512];
 			snprintf(hint, sizeof(hint), "usage: %s", cmd->usage);
@@ -765,6 +788,7 @@ done:
 	kvfile_free(kv);
 	opt_config_free(&cfg);
 	opra_free(positional);
+	opra_free(given);
 	return out_finish(&o, code);
 }
 

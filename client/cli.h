@@ -33,6 +33,12 @@ typedef struct {
 /* The most options one command may declare. */
 #define CLI_MAX_OPTS 16
 
+/* One occurrence of a command's own option on the command line. */
+typedef struct {
+	int opt;	   /* index into the option table */
+	const char *value; /* "" for a switch */
+} cli_given;
+
 /* What a handler receives besides the context: positional arguments and
  * its own options. Strings point into argv. */
 typedef struct {
@@ -40,6 +46,8 @@ typedef struct {
 	char **argv;			  /* positional arguments (argc of them) */
 	const cli_optspec *specs;	  /* the command's option table */
 	const char *values[CLI_MAX_OPTS]; /* last value given; "" for a switch */
+	const cli_given *given;		  /* every option given, in order (n_given) */
+	int n_given;
 } cli_args;
 
 typedef struct cli_command cli_command;
@@ -91,6 +99,12 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err, opt_env env);
  * or NULL when not given. A switch that was given reads as "". */
 const char *cli_opt(const cli_args *args, const char *name);
 
+/* Every value given for one of the command's own options, in command-line
+ * order, for options that may be repeated (--tag a --tag b). Writes up to
+ * max values to out (may be NULL when max is 0) and returns how many were
+ * given, which may exceed max. */
+size_t cli_opt_all(const cli_args *args, const char *name, const char **out, size_t max);
+
 /* Reports the failed call `status` (last error message and details) with
  * a hint when one helps (no token configured, server unreachable) and
  * returns the exit code. */
@@ -109,6 +123,58 @@ int cli_emit_json(cli_ctx *ctx, json_t *doc);
 /* The usage-error hint for the running command: "usage: <usage line>". */
 int cli_usage(cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* ---- the inventory: units, services, assets (client/cmd_inventory.c) ----
+ *
+ * The three nouns have the same commands (add, list, show, update, remove)
+ * over messages of the same shape (proto/opra/v1/inventory.proto), so one
+ * implementation serves them all: it reads and writes the object messages
+ * through their protobuf-c descriptors, guided by one cli_inv_kind per noun.
+ * Field names are the messages' own ("parent", "site"); they are also the
+ * JSON keys and the names an update lists in its `fields`. */
+
+/* How one of a command's own flags sets a field of the object. */
+typedef enum {
+	CLI_INV_TEXT,  /* --site TEXT: any text; "" clears the field */
+	CLI_INV_NAME,  /* --parent UNIT: a name; "" is a usage error */
+	CLI_INV_CLEAR, /* --no-parent: the field becomes empty */
+	CLI_INV_LIST,  /* --tag TAG, repeatable: the whole list */
+} cli_inv_flag_kind;
+
+typedef struct {
+	const char *flag;  /* "--parent" */
+	const char *field; /* the object message's field, "parent" */
+	cli_inv_flag_kind kind;
+} cli_inv_flag;
+
+/* One inventory noun. Flags that a command does not declare are skipped,
+ * so add and update share the table (--no-parent exists on update only). */
+typedef struct {
+	const char *noun;			      /* "unit" */
+	const char *method;			      /* "opra.v1.Inventory/Unit" (+ "Add") */
+	const ProtobufCMessageDescriptor *reply;      /* UnitReply: one object */
+	const ProtobufCMessageDescriptor *list_reply; /* UnitListReply: a list */
+	const cli_inv_flag *flags;		      /* terminated by flag NULL */
+	const char *const *columns;		      /* fields `list` shows, NULL ended */
+	const char *const *headers;		      /* and their headers */
+} cli_inv_kind;
+
+/* The bodies of `opra NOUN add|update|list|show|remove`. add and update
+ * take the noun's request message (UnitAddRequest, UnitUpdateRequest) with
+ * an empty object message (Unit) already linked into it; they fill both.
+ * Return the exit code. */
+int cli_inv_add(cli_ctx *ctx, const cli_args *args, const cli_inv_kind *k, ProtobufCMessage *req,
+		ProtobufCMessage *obj);
+int cli_inv_update(cli_ctx *ctx, const cli_args *args, const cli_inv_kind *k, ProtobufCMessage *req,
+		   ProtobufCMessage *obj);
+int cli_inv_list(cli_ctx *ctx, const cli_args *args, const cli_inv_kind *k);
+int cli_inv_show(cli_ctx *ctx, const cli_args *args, const cli_inv_kind *k);
+int cli_inv_remove(cli_ctx *ctx, const cli_args *args, const cli_inv_kind *k);
+
+/* An inventory object (Unit, Service, Asset) as JSON: every field under its
+ * own name, empty text as null; with detail also the show-only fields
+ * (a unit's children). NULL when memory runs out. */
+json_t *cli_inv_object_json(const ProtobufCMessage *obj, bool detail);
+
 /* Handlers (one file per noun). */
 int cmd_ping(cli_ctx *ctx, const cli_args *args);
 int cmd_user_add(cli_ctx *ctx, const cli_args *args);
@@ -119,5 +185,23 @@ int cmd_model_show(cli_ctx *ctx, const cli_args *args);
 int cmd_model_import(cli_ctx *ctx, const cli_args *args);
 int cmd_model_export(cli_ctx *ctx, const cli_args *args);
 int cmd_model_map(cli_ctx *ctx, const cli_args *args);
+int cmd_unit_add(cli_ctx *ctx, const cli_args *args);
+int cmd_unit_list(cli_ctx *ctx, const cli_args *args);
+int cmd_unit_show(cli_ctx *ctx, const cli_args *args);
+int cmd_unit_update(cli_ctx *ctx, const cli_args *args);
+int cmd_unit_remove(cli_ctx *ctx, const cli_args *args);
+int cmd_service_add(cli_ctx *ctx, const cli_args *args);
+int cmd_service_list(cli_ctx *ctx, const cli_args *args);
+int cmd_service_show(cli_ctx *ctx, const cli_args *args);
+int cmd_service_update(cli_ctx *ctx, const cli_args *args);
+int cmd_service_remove(cli_ctx *ctx, const cli_args *args);
+int cmd_service_link(cli_ctx *ctx, const cli_args *args);
+int cmd_service_unlink(cli_ctx *ctx, const cli_args *args);
+int cmd_asset_add(cli_ctx *ctx, const cli_args *args);
+int cmd_asset_list(cli_ctx *ctx, const cli_args *args);
+int cmd_asset_show(cli_ctx *ctx, const cli_args *args);
+int cmd_asset_update(cli_ctx *ctx, const cli_args *args);
+int cmd_asset_remove(cli_ctx *ctx, const cli_args *args);
+int cmd_inventory_show(cli_ctx *ctx, const cli_args *args);
 
 #endif

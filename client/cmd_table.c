@@ -9,6 +9,10 @@ const cli_noun cli_nouns[] = {
 	{"ping", "Check that a server answers; show versions and latency"},
 	{"user", "Users and their tokens (admin only)"},
 	{"model", "Process models: list, show, import, export, crosswalk"},
+	{"unit", "Organisational units: the tree of sites and business units"},
+	{"service", "Services: owning unit, mission, criticality, supporting assets"},
+	{"asset", "Assets: people, information, technology, facilities"},
+	{"inventory", "The dependency tree: a service's assets, an asset's services"},
 	{NULL, NULL},
 };
 
@@ -17,6 +21,92 @@ static const char *const user_roles[] = {"admin", "program-office", "user", "aut
 static const cli_optspec user_add_opts[] = {
 	{"--role", 0, "ROLE", "admin, program-office, user or automation (required)", true,
 	 user_roles},
+	{"--unit", 0, "UNIT", "scope the user to this unit's subtree", false, NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+/* ---- the inventory ---- */
+
+static const char *const asset_types[] = {"people", "information", "technology", "facilities",
+					  NULL};
+static const char *const criticalities[] = {"high", "medium", "low", NULL};
+
+static const cli_optspec unit_add_opts[] = {
+	{"--parent", 0, "UNIT", "the parent unit (default: a root unit)", false, NULL},
+	{"--site", 0, "TEXT", "site label, e.g. dublin", false, NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+static const cli_optspec unit_update_opts[] = {
+	{"--parent", 0, "UNIT", "move it under UNIT", false, NULL},
+	{"--no-parent", 0, NULL, "make it a root unit", false, NULL},
+	{"--site", 0, "TEXT", "site label (\"\" clears it)", false, NULL},
+	{"--name", 0, "NEW_NAME", "rename it", false, NULL},
+	{"--expect-version", 0, "N", "refuse (exit 5) unless it is at version N", false, NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+static const cli_optspec unit_list_opts[] = {
+	{"--unit", 0, "UNIT", "only UNIT and the units under it", false, NULL},
+	{"--all", 0, NULL, "include removed units", false, NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+static const cli_optspec service_add_opts[] = {
+	{"--unit", 0, "UNIT", "the unit that owns the service (required)", true, NULL},
+	{"--mission", 0, "TEXT", "the mission statement", false, NULL},
+	{"--criticality", 0, "LEVEL", "high, medium or low (the server's default: medium)", false,
+	 criticalities},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+static const cli_optspec service_update_opts[] = {
+	{"--unit", 0, "UNIT", "move it to UNIT", false, NULL},
+	{"--mission", 0, "TEXT", "mission statement (\"\" clears it)", false, NULL},
+	{"--criticality", 0, "LEVEL", "high, medium or low", false, criticalities},
+	{"--name", 0, "NEW_NAME", "rename it", false, NULL},
+	{"--expect-version", 0, "N", "refuse (exit 5) unless it is at version N", false, NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+static const cli_optspec service_list_opts[] = {
+	{"--unit", 0, "UNIT", "only services of UNIT", false, NULL},
+	{"--all", 0, NULL, "include removed services", false, NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+static const cli_optspec asset_add_opts[] = {
+	{"--type", 0, "TYPE", "people, information, technology or facilities (required)", true,
+	 asset_types},
+	{"--unit", 0, "UNIT", "the unit it belongs to", false, NULL},
+	{"--owner", 0, "TEXT", "who owns it", false, NULL},
+	{"--description", 0, "TEXT", "what it is", false, NULL},
+	{"--tag", 0, "TAG", "a free-form tag; repeat for more", false, NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+static const cli_optspec asset_update_opts[] = {
+	{"--type", 0, "TYPE", "people, information, technology or facilities", false, asset_types},
+	{"--unit", 0, "UNIT", "move it to UNIT", false, NULL},
+	{"--no-unit", 0, NULL, "let it belong to no unit", false, NULL},
+	{"--owner", 0, "TEXT", "owner (\"\" clears it)", false, NULL},
+	{"--description", 0, "TEXT", "description (\"\" clears it)", false, NULL},
+	{"--tag", 0, "TAG", "replace the tags; repeat for more", false, NULL},
+	{"--no-tags", 0, NULL, "remove every tag", false, NULL},
+	{"--name", 0, "NEW_NAME", "rename it", false, NULL},
+	{"--expect-version", 0, "N", "refuse (exit 5) unless it is at version N", false, NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+static const cli_optspec asset_list_opts[] = {
+	{"--type", 0, "TYPE", "only assets of this type", false, asset_types},
+	{"--unit", 0, "UNIT", "only assets of UNIT", false, NULL},
+	{"--all", 0, NULL, "include removed assets", false, NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+static const cli_optspec inventory_show_opts[] = {
+	{"--asset", 0, "ASSET", "the services that depend on ASSET instead", false, NULL},
 	{NULL, 0, NULL, NULL, false, NULL},
 };
 
@@ -71,7 +161,7 @@ const cli_command cli_commands[] = {
 	 NULL, 0, 0, 0},
 
 	{"user", "add", cmd_user_add,
-	 "opra user add NAME --role admin|program-office|user|automation",
+	 "opra user add NAME --role admin|program-office|user|automation [--unit UNIT]",
 	 "Create a user and print their token (shown once)",
 	 "Creates a user with a global role and prints the user's bearer token.\n"
 	 "The token is shown only this once: the server keeps only a hash of it.\n"
@@ -84,18 +174,25 @@ const cli_command cli_commands[] = {
 	 "submit evidence and inventory). What each role may do in an appraisal\n"
 	 "also depends on the member role given there.\n"
 	 "\n"
-	 "With --json: {\"name\", \"role\", \"token\"}. With --quiet only the token\n"
-	 "is printed, e.g. TOKEN=$(opra user add ci --role automation --quiet).\n"
-	 "Exit 5 when the name is taken. Needs an admin token.",
+	 "--unit scopes the user to a unit: such a user writes the inventory only\n"
+	 "inside that unit's subtree (admins and program-office write all of it;\n"
+	 "an unscoped user only reads it).\n"
+	 "\n"
+	 "With --json: {\"name\", \"role\", \"unit\", \"token\"} (unit is null when\n"
+	 "the user is not scoped). With --quiet only the token is printed, e.g.\n"
+	 "TOKEN=$(opra user add ci --role automation --quiet).\n"
+	 "Exit 3 when the unit does not exist, 5 when the name is taken. Needs an\n"
+	 "admin token.",
 	 user_add_opts, 1, 1, CLI_NEEDS_TOKEN},
 
 	{"user", "list", cmd_user_list, "opra user list", "List users, their roles and state",
-	 "Lists every user with role, state (active or revoked) and the times the\n"
-	 "user was created and revoked (UTC).\n"
+	 "Lists every user with role, the unit the user is scoped to, state (active\n"
+	 "or revoked) and the times the user was created and revoked (UTC).\n"
 	 "\n"
-	 "With --json: an array of {\"name\", \"role\", \"revoked\", \"created_at\",\n"
-	 "\"revoked_at\"} (revoked_at is null while the user is active). With\n"
-	 "--quiet the table has no header line. Needs an admin token.",
+	 "With --json: an array of {\"name\", \"role\", \"unit\", \"revoked\",\n"
+	 "\"created_at\", \"revoked_at\"} (unit is null for an unscoped user,\n"
+	 "revoked_at while the user is active). With --quiet the table has no\n"
+	 "header line. Needs an admin token.",
 	 NULL, 0, 0, CLI_NEEDS_TOKEN},
 
 	{"user", "revoke", cmd_user_revoke, "opra user revoke NAME",
@@ -215,6 +312,278 @@ const cli_command cli_commands[] = {
 	 "\"via\" (\"practice\" or \"process area\"), \"confirmed\", \"resolved\"}\n"
 	 "without the empty fields. Exit 3 when no model has it. Any token.",
 	 model_map_opts, 1, 1, CLI_NEEDS_TOKEN},
+
+	{"unit", "add", cmd_unit_add, "opra unit add NAME [--parent UNIT] [--site TEXT]",
+	 "Add an organisational unit",
+	 "Adds a unit: a site or business unit, at the root of the tree or under\n"
+	 "--parent. --site labels where it is (a free text, e.g. dublin). Unit names\n"
+	 "are unique among the units that are not removed.\n"
+	 "\n"
+	 "  $ opra unit add emea --site dublin\n"
+	 "  $ opra unit add emea-finance --parent emea\n"
+	 "\n"
+	 "With --json: the unit, {\"name\", \"parent\", \"site\", \"version\",\n"
+	 "\"created_at\", \"updated_at\", \"removed\", \"removed_at\", \"children\"}\n"
+	 "(empty text is null). --quiet prints nothing. Sends a fresh idempotency\n"
+	 "key.\n"
+	 "\n"
+	 "Exit 3 when the parent does not exist, 4 when your token may not write\n"
+	 "there (admin and program-office write anywhere, a user scoped to a unit\n"
+	 "only inside its subtree), 5 when the name is taken, 6 when the server\n"
+	 "refuses a value.",
+	 unit_add_opts, 1, 1, CLI_NEEDS_TOKEN},
+
+	{"unit", "list", cmd_unit_list, "opra unit list [--unit UNIT] [--all]", "List units",
+	 "Lists the units with parent, site and version; --unit lists UNIT and\n"
+	 "the units under it. Removed units are left out unless --all is given;\n"
+	 "then a STATE column says active or removed.\n"
+	 "\n"
+	 "With --json: an array of units (see 'opra help unit add'); --all adds\n"
+	 "removed ones with \"removed\": true. --quiet drops the header line.\n"
+	 "Exit 3 when --unit names no unit. Any token.",
+	 unit_list_opts, 0, 0, CLI_NEEDS_TOKEN},
+
+	{"unit", "show", cmd_unit_show, "opra unit show NAME", "Show one unit",
+	 "Shows every field of a unit, its version (for --expect-version) and the\n"
+	 "names of the units directly under it (children).\n"
+	 "\n"
+	 "With --json: {\"name\", \"parent\", \"site\", \"version\", \"created_at\",\n"
+	 "\"updated_at\", \"removed\", \"removed_at\", \"children\"}. Exit 3 when\n"
+	 "there is no such unit. Any token.",
+	 NULL, 1, 1, CLI_NEEDS_TOKEN},
+
+	{"unit", "update", cmd_unit_update,
+	 "opra unit update NAME [--parent UNIT | --no-parent] [--site TEXT] [--name NEW_NAME] "
+	 "[--expect-version N]",
+	 "Change a unit: move, rename, relabel",
+	 "Changes only what the flags say: --parent moves the unit under another\n"
+	 "unit, --no-parent makes it a root, --site relabels it (--site \"\"\n"
+	 "clears the label), --name renames it. The server refuses a move that\n"
+	 "would make a unit its own ancestor (a cycle) and leaves the tree as it\n"
+	 "was. With --expect-version N the change is refused unless the unit is\n"
+	 "still at version N (someone else changed it meanwhile): exit 5, and the\n"
+	 "JSON error carries details with \"current_version\".\n"
+	 "\n"
+	 "With --json: the unit as changed (see 'opra help unit show'). --quiet\n"
+	 "prints nothing. Sends a fresh idempotency key.\n"
+	 "\n"
+	 "Exit 2 when no change is given, 3 when a unit does not exist, 4 when your\n"
+	 "token may not write there, 5 on a stale version or a taken name, 5 or 6\n"
+	 "when the move would create a cycle.",
+	 unit_update_opts, 1, 1, CLI_NEEDS_TOKEN},
+
+	{"unit", "remove", cmd_unit_remove, "opra unit remove NAME",
+	 "Remove a unit (kept for history)",
+	 "Removes a unit. Removal is soft: the unit stays on record ('opra unit\n"
+	 "list --all' shows it) and its name becomes free for a new unit. The\n"
+	 "server refuses to remove a unit that still has units, services or\n"
+	 "assets, or that an open appraisal scopes, and says why.\n"
+	 "\n"
+	 "With --json: {\"name\", \"removed_at\"}. --quiet prints nothing. Sends a\n"
+	 "fresh idempotency key. Exit 3 when there is no such unit, 4 when your\n"
+	 "token may not write there, 5 when the server refuses the removal.",
+	 NULL, 1, 1, CLI_NEEDS_TOKEN},
+
+	{"service", "add", cmd_service_add,
+	 "opra service add NAME --unit UNIT [--mission TEXT] [--criticality high|medium|low]",
+	 "Add a service owned by a unit",
+	 "Adds a service: what the organisation delivers and an appraisal rates.\n"
+	 "--unit names the unit that owns it; --mission states what it is for;\n"
+	 "--criticality (high, medium or low; the server's default is medium) is\n"
+	 "checked by the client (exit 2 otherwise).\n"
+	 "\n"
+	 "  $ opra service add claims --unit emea --criticality high \\\n"
+	 "        --mission \"Pay valid claims within 10 days\"\n"
+	 "\n"
+	 "With --json: the service, {\"name\", \"unit\", \"mission\", \"criticality\",\n"
+	 "\"version\", \"created_at\", \"updated_at\", \"removed\", \"removed_at\",\n"
+	 "\"assets\"} (assets: how many assets support it; empty text is null).\n"
+	 "--quiet prints nothing. Sends a fresh idempotency key.\n"
+	 "\n"
+	 "Exit 3 when the unit does not exist, 4 when your token may not write in\n"
+	 "that unit, 5 when the name is taken, 6 when the server refuses a value.",
+	 service_add_opts, 1, 1, CLI_NEEDS_TOKEN},
+
+	{"service", "list", cmd_service_list, "opra service list [--unit UNIT] [--all]",
+	 "List services",
+	 "Lists the services with unit, criticality, number of supporting assets,\n"
+	 "version and mission; --unit only those of UNIT. Removed services are\n"
+	 "left out unless --all is given; then a STATE column says active or\n"
+	 "removed.\n"
+	 "\n"
+	 "With --json: an array of services (see 'opra help service add').\n"
+	 "--quiet drops the header line. Exit 3 when --unit names no unit. Any\n"
+	 "token.",
+	 service_list_opts, 0, 0, CLI_NEEDS_TOKEN},
+
+	{"service", "show", cmd_service_show, "opra service show NAME", "Show one service",
+	 "Shows every field of a service and its version (for --expect-version).\n"
+	 "'opra inventory show NAME' shows the assets that support it.\n"
+	 "\n"
+	 "With --json: {\"name\", \"unit\", \"mission\", \"criticality\", \"version\",\n"
+	 "\"created_at\", \"updated_at\", \"removed\", \"removed_at\", \"assets\"}.\n"
+	 "Exit 3 when there is no such service. Any token.",
+	 NULL, 1, 1, CLI_NEEDS_TOKEN},
+
+	{"service", "update", cmd_service_update,
+	 "opra service update NAME [--unit UNIT] [--mission TEXT] [--criticality LEVEL] "
+	 "[--name NEW_NAME] [--expect-version N]",
+	 "Change a service",
+	 "Changes only what the flags say: --unit moves the service to another\n"
+	 "unit (your token must be allowed to write in both), --mission replaces\n"
+	 "the mission (\"\" clears it), --criticality sets high, medium or low,\n"
+	 "--name renames it. With --expect-version N the change is refused unless\n"
+	 "the service is still at version N: exit 5, and the JSON error carries\n"
+	 "details with \"current_version\".\n"
+	 "\n"
+	 "With --json: the service as changed. --quiet prints nothing. Sends a\n"
+	 "fresh idempotency key.\n"
+	 "\n"
+	 "Exit 2 when no change is given, 3 when the service or unit does not\n"
+	 "exist, 4 when your token may not write there, 5 on a stale version or a\n"
+	 "taken name.",
+	 service_update_opts, 1, 1, CLI_NEEDS_TOKEN},
+
+	{"service", "remove", cmd_service_remove, "opra service remove NAME",
+	 "Remove a service (kept for history)",
+	 "Removes a service. Removal is soft: the service stays on record ('opra\n"
+	 "service list --all' shows it) and its name becomes free. A service that\n"
+	 "an open appraisal scopes cannot be removed; the error lists the\n"
+	 "appraisals.\n"
+	 "\n"
+	 "With --json: {\"name\", \"removed_at\"}. --quiet prints nothing. Sends a\n"
+	 "fresh idempotency key. Exit 3 when there is no such service, 4 when your\n"
+	 "token may not write there, 5 when the server refuses the removal.",
+	 NULL, 1, 1, CLI_NEEDS_TOKEN},
+
+	{"service", "link", cmd_service_link, "opra service link SERVICE ASSET...",
+	 "Record that assets support a service",
+	 "Links each ASSET to SERVICE (\"the asset supports the service\"), in one\n"
+	 "call: when any asset does not exist nothing is linked (exit 3, the\n"
+	 "message names it). Linking an existing link is not an error: it is\n"
+	 "counted as unchanged. At most 1000 assets per call.\n"
+	 "\n"
+	 "  $ opra service link claims db-cluster-1 claims-team\n"
+	 "  linked 2 assets to service claims\n"
+	 "\n"
+	 "With --json: {\"service\", \"changed\", \"unchanged\"} (changed: links\n"
+	 "created). --quiet prints nothing. Sends a fresh idempotency key.\n"
+	 "Exit 3 when the service or an asset does not exist, 4 when your token may\n"
+	 "not write the service's unit.",
+	 NULL, 2, -1, CLI_NEEDS_TOKEN},
+
+	{"service", "unlink", cmd_service_unlink, "opra service unlink SERVICE ASSET...",
+	 "Remove links between a service and assets",
+	 "Removes the links between SERVICE and each ASSET, in one call: when any\n"
+	 "asset does not exist nothing changes (exit 3). An asset that was not\n"
+	 "linked is counted as unchanged. At most 1000 assets per call.\n"
+	 "\n"
+	 "With --json: {\"service\", \"changed\", \"unchanged\"} (changed: links\n"
+	 "removed). --quiet prints nothing. Sends a fresh idempotency key.\n"
+	 "Exit 3 when the service or an asset does not exist, 4 when your token may\n"
+	 "not write the service's unit.",
+	 NULL, 2, -1, CLI_NEEDS_TOKEN},
+
+	{"asset", "add", cmd_asset_add,
+	 "opra asset add NAME --type people|information|technology|facilities [--unit UNIT] "
+	 "[--owner TEXT] [--description TEXT] [--tag TAG]...",
+	 "Add an asset",
+	 "Adds an asset of one of the four types CERT-RMM knows: people,\n"
+	 "information, technology or facilities (checked by the client: exit 2\n"
+	 "otherwise). --unit places it in a unit (optional); --owner and\n"
+	 "--description are free text; --tag adds a free-form tag and may be\n"
+	 "repeated. 'opra service link SERVICE NAME' records which services it\n"
+	 "supports.\n"
+	 "\n"
+	 "  $ opra asset add db-cluster-1 --type technology --unit emea \\\n"
+	 "        --owner dba-team --tag pci --tag prod\n"
+	 "\n"
+	 "With --json: the asset, {\"name\", \"type\", \"unit\", \"owner\",\n"
+	 "\"description\", \"tags\", \"version\", \"created_at\", \"updated_at\",\n"
+	 "\"removed\", \"removed_at\", \"services\"} (services: how many services it\n"
+	 "supports; empty text is null). --quiet prints nothing. Sends a fresh\n"
+	 "idempotency key.\n"
+	 "\n"
+	 "Exit 3 when the unit does not exist, 4 when your token may not write\n"
+	 "there, 5 when the name is taken, 6 when the server refuses a value.",
+	 asset_add_opts, 1, 1, CLI_NEEDS_TOKEN},
+
+	{"asset", "list", cmd_asset_list, "opra asset list [--type TYPE] [--unit UNIT] [--all]",
+	 "List assets",
+	 "Lists the assets with type, unit, owner, number of services they\n"
+	 "support, version and tags; --type and --unit narrow the list. Removed\n"
+	 "assets are left out unless --all is given; then a STATE column says\n"
+	 "active or removed.\n"
+	 "\n"
+	 "With --json: an array of assets (see 'opra help asset add'). --quiet\n"
+	 "drops the header line. Exit 2 for an unknown --type, 3 when --unit names\n"
+	 "no unit. Any token.",
+	 asset_list_opts, 0, 0, CLI_NEEDS_TOKEN},
+
+	{"asset", "show", cmd_asset_show, "opra asset show NAME", "Show one asset",
+	 "Shows every field of an asset and its version (for --expect-version).\n"
+	 "'opra inventory show --asset NAME' shows the services that depend on it.\n"
+	 "\n"
+	 "With --json: {\"name\", \"type\", \"unit\", \"owner\", \"description\",\n"
+	 "\"tags\", \"version\", \"created_at\", \"updated_at\", \"removed\",\n"
+	 "\"removed_at\", \"services\"}. Exit 3 when there is no such asset. Any\n"
+	 "token.",
+	 NULL, 1, 1, CLI_NEEDS_TOKEN},
+
+	{"asset", "update", cmd_asset_update,
+	 "opra asset update NAME [--type TYPE] [--unit UNIT | --no-unit] [--owner TEXT] "
+	 "[--description TEXT] [--tag TAG... | --no-tags] [--name NEW_NAME] [--expect-version N]",
+	 "Change an asset",
+	 "Changes only what the flags say: --type, --unit (--no-unit: no unit),\n"
+	 "--owner and --description (\"\" clears them), --tag (the tags given\n"
+	 "replace all tags; repeat it for several; --no-tags removes them all),\n"
+	 "--name renames it. With --expect-version N the change is refused unless\n"
+	 "the asset is still at version N: exit 5, and the JSON error carries\n"
+	 "details with \"current_version\".\n"
+	 "\n"
+	 "With --json: the asset as changed. --quiet prints nothing. Sends a fresh\n"
+	 "idempotency key.\n"
+	 "\n"
+	 "Exit 2 when no change is given, 3 when the asset or unit does not exist,\n"
+	 "4 when your token may not write there, 5 on a stale version or a taken\n"
+	 "name.",
+	 asset_update_opts, 1, 1, CLI_NEEDS_TOKEN},
+
+	{"asset", "remove", cmd_asset_remove, "opra asset remove NAME",
+	 "Remove an asset (kept for history)",
+	 "Removes an asset. Removal is soft: the asset stays on record ('opra\n"
+	 "asset list --all' shows it) and its name becomes free. An asset that an\n"
+	 "open appraisal scopes cannot be removed; the error lists the appraisals.\n"
+	 "\n"
+	 "With --json: {\"name\", \"removed_at\"}. --quiet prints nothing. Sends a\n"
+	 "fresh idempotency key. Exit 3 when there is no such asset, 4 when your\n"
+	 "token may not write there, 5 when the server refuses the removal.",
+	 NULL, 1, 1, CLI_NEEDS_TOKEN},
+
+	{"inventory", "show", cmd_inventory_show, "opra inventory show [SERVICE] [--asset ASSET]",
+	 "The dependency tree: a service's assets, or an asset's services",
+	 "Without arguments: every service with the assets that support it. With\n"
+	 "SERVICE: that service only. With --asset ASSET, the other direction: the\n"
+	 "services that depend on ASSET, i.e. what breaks if it fails. Assets are\n"
+	 "grouped by type (people, information, technology, facilities), services\n"
+	 "by criticality (high, medium, low).\n"
+	 "\n"
+	 "  $ opra inventory show claims\n"
+	 "  service claims [high] unit emea, 2 assets\n"
+	 "    ├─ people      claims-team (alice)\n"
+	 "    └─ technology  db-cluster-1 (dba-team)\n"
+	 "  $ opra inventory show --asset db-cluster-1\n"
+	 "  asset db-cluster-1 [technology] (dba-team): if it fails, 1 service is affected\n"
+	 "    └─ high  claims (unit emea)\n"
+	 "\n"
+	 "With --json: for SERVICE {\"service\": {...}, \"assets\": [...]}; with\n"
+	 "--asset {\"asset\": {...}, \"services\": [...]}; without arguments an\n"
+	 "array of {\"service\", \"assets\"}. The objects are as in 'opra service\n"
+	 "show' and 'opra asset show'.\n"
+	 "\n"
+	 "Exit 2 when both SERVICE and --asset are given, 3 when the service or\n"
+	 "asset does not exist. Any token.",
+	 inventory_show_opts, 0, 1, CLI_NEEDS_TOKEN},
 
 	{NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0},
 };

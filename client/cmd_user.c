@@ -7,14 +7,15 @@
 
 #include <string.h>
 
-/* {"name", "role", "token"}, leaving out role and token when NULL. NULL
- * when memory runs out. */
-static json_t *user_json(const char *name, const char *role, const char *token)
+/* {"name", "role", "unit", "token"}, leaving out role, unit and token when
+ * NULL; an empty unit (not scoped) is null. NULL when memory runs out. */
+static json_t *user_json(const char *name, const char *role, const char *unit, const char *token)
 {
 	json_t *doc = json_object();
 
 	if (doc == NULL || json_object_set_new(doc, "name", out_jstr(name, false)) ||
 	    (role && json_object_set_new(doc, "role", out_jstr(role, false))) ||
+	    (unit && json_object_set_new(doc, "unit", out_jstr(unit, true))) ||
 	    (token && json_object_set_new(doc, "token", out_jstr(token, false)))) {
 		json_decref(doc);
 		return NULL;
@@ -28,6 +29,7 @@ int cmd_user_add(cli_ctx *ctx, const cli_args *args)
 	Opra__V1__UserAddResponse *resp = NULL;
 	const char *name = args->argv[0];
 	const char *role = cli_opt(args, "--role");
+	const char *unit = cli_opt(args, "--unit");
 	char key[33];
 	int code = 0;
 
@@ -36,8 +38,13 @@ int cmd_user_add(cli_ctx *ctx, const cli_args *args)
 		code = cli_usage(ctx, "the user name must not be empty");
 		goto done;
 	}
+	if (unit && unit[0] == '\0') {
+		code = cli_usage(ctx, "--unit needs a unit name");
+		goto done;
+	}
 	req.name = (char *)name;
 	req.role = (char *)role;
+	req.unit = (char *)(unit ? unit : "");
 	/* A fresh key per invocation: a retry inside rpc (or a resend of this
 	 * very request) cannot create the user twice. */
 	rpc_new_key(key);
@@ -46,7 +53,8 @@ int cmd_user_add(cli_ctx *ctx, const cli_args *args)
 			     key)) != 0)
 		goto done;
 	if (ctx->out->json) {
-		code = cli_emit_json(ctx, user_json(resp->name, resp->role, resp->token));
+		code = cli_emit_json(ctx,
+				     user_json(resp->name, resp->role, resp->unit, resp->token));
 		goto done;
 	}
 	if (ctx->out->quiet) {
@@ -60,6 +68,10 @@ int cmd_user_add(cli_ctx *ctx, const cli_args *args)
 	out_put_safe(f, resp->name);
 	fputs(" (role ", f);
 	out_put_safe(f, resp->role);
+	if (resp->unit[0]) {
+		fputs(", unit ", f);
+		out_put_safe(f, resp->unit);
+	}
 	fputs(")\ntoken: ", f);
 	out_put_safe(f, resp->token);
 	fputs("\nThis token is shown only once: the server keeps only a hash of it.\n"
@@ -74,7 +86,8 @@ done:
 
 int cmd_user_list(cli_ctx *ctx, const cli_args *args)
 {
-	static const char *const headers[] = {"NAME", "ROLE", "STATE", "CREATED", "REVOKED"};
+	static const char *const headers[] = {"NAME",  "ROLE",	  "UNIT",
+					      "STATE", "CREATED", "REVOKED"};
 	Opra__V1__UserListRequest req = OPRA__V1__USER_LIST_REQUEST__INIT;
 	Opra__V1__UserListResponse *resp = NULL;
 	out_table table;
@@ -82,7 +95,7 @@ int cmd_user_list(cli_ctx *ctx, const cli_args *args)
 	int code = 0;
 
 	(void)args;
-	out_table_init(&table, 5, headers);
+	out_table_init(&table, 6, headers);
 	if ((code = cli_call(ctx, "opra.v1.User/List", &req.base,
 			     &opra__v1__user_list_response__descriptor, (ProtobufCMessage **)&resp,
 			     NULL)) != 0)
@@ -92,7 +105,7 @@ int cmd_user_list(cli_ctx *ctx, const cli_args *args)
 			goto oom;
 		for (size_t i = 0; i < resp->n_users; i++) {
 			const Opra__V1__UserInfo *u = resp->users[i];
-			json_t *o = user_json(u->name, u->role, NULL);
+			json_t *o = user_json(u->name, u->role, u->unit, NULL);
 			if (o == NULL || json_array_append_new(arr, o) ||
 			    json_object_set_new(o, "revoked", json_boolean(u->revoked)) ||
 			    json_object_set_new(o, "created_at", out_jstr(u->created_at, true)) ||
@@ -105,7 +118,10 @@ int cmd_user_list(cli_ctx *ctx, const cli_args *args)
 	}
 	for (size_t i = 0; i < resp->n_users; i++) {
 		const Opra__V1__UserInfo *u = resp->users[i];
-		const char *row[5] = {u->name, u->role, u->revoked ? "revoked" : "active",
+		const char *row[6] = {u->name,
+				      u->role,
+				      u->unit[0] ? u->unit : NULL,
+				      u->revoked ? "revoked" : "active",
 				      u->created_at[0] ? u->created_at : NULL,
 				      u->revoked_at[0] ? u->revoked_at : NULL};
 		if (out_table_add(&table, row) != OPRA_OK)
@@ -145,7 +161,7 @@ int cmd_user_revoke(cli_ctx *ctx, const cli_args *args)
 			     (ProtobufCMessage **)&resp, key)) != 0)
 		goto done;
 	if (ctx->out->json) {
-		json_t *doc = user_json(resp->name, NULL, NULL);
+		json_t *doc = user_json(resp->name, NULL, NULL, NULL);
 		if (doc &&
 		    json_object_set_new(doc, "revoked_at", out_jstr(resp->revoked_at, true)) == 0) {
 			code = cli_emit_json(ctx, doc);
