@@ -57,10 +57,13 @@ catalog="$here/../shared/external/oscal/content/oscal-content-2021-06-a849dbc/NI
 if [ -f "$catalog" ]; then
 	"$build/bench/bench_model" --server "$url" --token "$(cat "$state/s/admin.token")" \
 		--db "host=$state/s/run port=5432 user=opra dbname=opra" --file "$catalog" \
-		--format oscal-catalog --runs "$((seconds + 1))"
+		--format oscal-catalog --runs "$((seconds * 3 + 1))"
 else
 	echo "(skipping the model import benchmark: $catalog not found)"
 fi
+echo
+"$build/bench/bench_inventory" --server "$url" --token "$(cat "$state/s/admin.token")" \
+	--db "host=$state/s/run port=5432 user=opra dbname=opra" --assets 1000 --runs $((seconds * 15))
 rss=$(awk '/VmHWM/{print $2}' "/proc/$pid/status")
 echo
 echo "oprad peak RSS: $((rss / 1024)) MiB"
