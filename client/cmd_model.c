@@ -837,7 +837,9 @@ static json_t *map_json(const char *practice, const char *model_filter,
 	return doc;
 }
 
-static void map_line(FILE *f, const Opra__V1__MapEntry *e)
+/* of_practice: the line belongs to a practice (not a whole process area),
+ * so a mapping of its process area is marked as such. */
+static void map_line(FILE *f, const Opra__V1__MapEntry *e, int of_practice)
 {
 	fputs(strcmp(e->direction, "from") == 0 ? "  ← " : "  → ", f);
 	if (e->code[0]) {
@@ -860,8 +862,7 @@ static void map_line(FILE *f, const Opra__V1__MapEntry *e)
 		if (!e->resolved)
 			fputs("  (not on this server)", f);
 	}
-	if (strcmp(e->via, "process area") == 0 &&
-	    (e->practice[0] || strcmp(e->direction, "to") == 0))
+	if (of_practice && strcmp(e->via, "process area") == 0)
 		fputs("  [through the process area]", f);
 	if (e->unconfirmed)
 		fputs("  (unconfirmed)", f);
@@ -907,7 +908,7 @@ int cmd_model_map(cli_ctx *ctx, const cli_args *args)
 		out_put_safe(f, r->title);
 		fputc('\n', f);
 		for (size_t k = 0; k < r->n_entries; k++)
-			map_line(f, r->entries[k]);
+			map_line(f, r->entries[k], strchr(r->practice, ':') != NULL);
 		if (r->n_entries == 0)
 			out_note(ctx->out, "  (no mapped practices or codes of practice)\n");
 	}
