@@ -57,47 +57,12 @@ static const char *const criticalities[] = {"high", "medium", "low"};
 
 typedef enum { KIND_UNIT, KIND_SERVICE, KIND_ASSET } inv_kind;
 
-/* Per kind: its word in messages and the fixed statements generic code runs.
- * lock_*: ($1 name) -> id, version, owning unit id (units: the parent) or 0,
- * that unit's name or ''. remove: ($1 id) -> removed_at. */
-typedef struct {
-	const char *word;
-	const char *lock_update;
-	const char *lock_share;
-	const char *remove;
-} kind_info;
-
-static const kind_info kinds[] = {
-	[KIND_UNIT] =
-		{"unit",
-		 "SELECT x.id, x.version, coalesce(x.parent_id, 0), coalesce(p.name, '') "
-		 "FROM units x LEFT JOIN units p ON p.id = x.parent_id "
-		 "WHERE x.name = $1 AND x.removed_at IS NULL FOR UPDATE OF x",
-		 "SELECT x.id, x.version, coalesce(x.parent_id, 0), coalesce(p.name, '') "
-		 "FROM units x LEFT JOIN units p ON p.id = x.parent_id "
-		 "WHERE x.name = $1 AND x.removed_at IS NULL FOR SHARE OF x",
-		 "UPDATE units SET removed_at = now(), updated_at = now(), version = version + "
-		 "1 WHERE id = $1::bigint RETURNING " TS("removed_at")},
-	[KIND_SERVICE] = {"service",
-			  "SELECT x.id, x.version, x.unit_id, u.name FROM services x "
-			  "JOIN units u ON u.id = x.unit_id "
-			  "WHERE x.name = $1 AND x.removed_at IS NULL FOR UPDATE OF x",
-			  "SELECT x.id, x.version, x.unit_id, u.name FROM services x "
-			  "JOIN units u ON u.id = x.unit_id "
-			  "WHERE x.name = $1 AND x.removed_at IS NULL FOR SHARE OF x",
-			  "UPDATE services SET removed_at = now(), updated_at = now(), version = "
-			  "version + 1 WHERE id = $1::bigint RETURNING " TS("removed_at")},
-	[KIND_ASSET] =
-		{"asset",
-		 "SELECT x.id, x.version, coalesce(x.unit_id, 0), coalesce(u.name, '') "
-		 "FROM assets x LEFT JOIN units u ON u.id = x.unit_id "
-		 "WHERE x.name = $1 AND x.removed_at IS NULL FOR UPDATE OF x",
-		 "SELECT x.id, x.version, coalesce(x.unit_id, 0), coalesce(u.name, '') "
-		 "FROM assets x LEFT JOIN units u ON u.id = x.unit_id "
-		 "WHERE x.name = $1 AND x.removed_at IS NULL FOR SHARE OF x",
-		 "UPDATE assets SET removed_at = now(), updated_at = now(), version = version "
-		 "+ 1 WHERE id = $1::bigint RETURNING " TS("removed_at")},
-};
+/* One object of any kind, as read from a row. */
+typedef union {
+	Opra__V1__Unit unit;
+	Opra__V1__Service service;
+	Opra__V1__Asset asset;
+} inv_obj;
 
 /* The columns every unit read selects (UNIT_NCOLS of them), starting with the
  * id; unit_from_row maps them. */
@@ -257,8 +222,9 @@ static int check_update_common(const char *kind, const char *name, size_t n_fiel
 
 /* ---- reading rows into messages ---- */
 
-static void unit_from_row(Opra__V1__Unit *u, PGresult *r, int row, int c0)
+static int unit_from_row(inv_obj *o, PGresult *r, int row, int c0)
 {
+	Opra__V1__Unit *u = &o->unit;
 	opra__v1__unit__init(u);
 	u->name = PQgetvalue(r, row, c0 + 1);
 	u->parent = PQgetvalue(r, row, c0 + 2);
@@ -268,10 +234,12 @@ static void unit_from_row(Opra__V1__Unit *u, PGresult *r, int row, int c0)
 	u->updated_at = PQgetvalue(r, row, c0 + 6);
 	u->removed = PQgetvalue(r, row, c0 + 7)[0] == 't';
 	u->removed_at = PQgetvalue(r, row, c0 + 8);
+	return OPRA_OK;
 }
 
-static void service_from_row(Opra__V1__Service *s, PGresult *r, int row, int c0)
+static int service_from_row(inv_obj *o, PGresult *r, int row, int c0)
 {
+	Opra__V1__Service *s = &o->service;
 	opra__v1__service__init(s);
 	s->name = PQgetvalue(r, row, c0 + 1);
 	s->unit = PQgetvalue(r, row, c0 + 2);
@@ -283,6 +251,7 @@ static void service_from_row(Opra__V1__Service *s, PGresult *r, int row, int c0)
 	s->removed = PQgetvalue(r, row, c0 + 8)[0] == 't';
 	s->removed_at = PQgetvalue(r, row, c0 + 9);
 	s->assets = (uint32_t)to_ll(PQgetvalue(r, row, c0 + 10));
+	return OPRA_OK;
 }
 
 /* Frees what asset_from_row allocated (the tags); NULL-safe. */
@@ -335,10 +304,11 @@ done:
 	return rc;
 }
 
-/* Fills a from ASSET_COLS starting at column c0; on success the caller
- * releases it with asset_clear. */
-static int asset_from_row(Opra__V1__Asset *a, PGresult *r, int row, int c0)
+/* Fills o from ASSET_COLS starting at column c0; the caller releases it
+ * with asset_clear. */
+static int asset_from_row(inv_obj *o, PGresult *r, int row, int c0)
 {
+	Opra__V1__Asset *a = &o->asset;
 	opra__v1__asset__init(a);
 	a->name = PQgetvalue(r, row, c0 + 1);
 	a->type = PQgetvalue(r, row, c0 + 2);
@@ -352,139 +322,6 @@ static int asset_from_row(Opra__V1__Asset *a, PGresult *r, int row, int c0)
 	a->removed_at = PQgetvalue(r, row, c0 + 11);
 	a->services = (uint32_t)to_ll(PQgetvalue(r, row, c0 + 12));
 	return tags_from_json(a, PQgetvalue(r, row, c0 + 6));
-}
-
-/* Arrays of messages for repeated fields: rows plus the pointer array a
- * protobuf-c message wants. Free with the matching *_set_free. */
-typedef struct {
-	Opra__V1__Unit *rows;
-	Opra__V1__Unit **ptrs;
-	size_t n;
-} unit_set;
-
-typedef struct {
-	Opra__V1__Service *rows;
-	Opra__V1__Service **ptrs;
-	size_t n;
-} service_set;
-
-typedef struct {
-	Opra__V1__Asset *rows;
-	Opra__V1__Asset **ptrs;
-	size_t n;
-} asset_set;
-
-static int unit_set_fill(unit_set *s, PGresult *r, int c0)
-{
-	size_t n = (size_t)PQntuples(r);
-	s->rows = opra_calloc(n + 1, sizeof(*s->rows));
-	s->ptrs = opra_calloc(n + 1, sizeof(*s->ptrs));
-	if (s->rows == NULL || s->ptrs == NULL)
-		return oom();
-	for (size_t i = 0; i < n; i++) {
-		unit_from_row(&s->rows[i], r, (int)i, c0);
-		s->ptrs[i] = &s->rows[i];
-	}
-	s->n = n;
-	return OPRA_OK;
-}
-
-static void unit_set_free(unit_set *s)
-{
-	opra_free(s->rows);
-	opra_free(s->ptrs);
-}
-
-static int service_set_fill(service_set *s, PGresult *r, int c0)
-{
-	size_t n = (size_t)PQntuples(r);
-	s->rows = opra_calloc(n + 1, sizeof(*s->rows));
-	s->ptrs = opra_calloc(n + 1, sizeof(*s->ptrs));
-	if (s->rows == NULL || s->ptrs == NULL)
-		return oom();
-	for (size_t i = 0; i < n; i++) {
-		service_from_row(&s->rows[i], r, (int)i, c0);
-		s->ptrs[i] = &s->rows[i];
-	}
-	s->n = n;
-	return OPRA_OK;
-}
-
-static void service_set_free(service_set *s)
-{
-	opra_free(s->rows);
-	opra_free(s->ptrs);
-}
-
-static int asset_set_fill(asset_set *s, PGresult *r, int c0)
-{
-	size_t n = (size_t)PQntuples(r);
-	s->rows = opra_calloc(n + 1, sizeof(*s->rows));
-	s->ptrs = opra_calloc(n + 1, sizeof(*s->ptrs));
-	if (s->rows == NULL || s->ptrs == NULL)
-		return oom();
-	for (size_t i = 0; i < n; i++) {
-		int rc = asset_from_row(&s->rows[i], r, (int)i, c0);
-		if (rc != OPRA_OK)
-			return rc;
-		s->ptrs[i] = &s->rows[i];
-		s->n = i + 1;
-	}
-	return OPRA_OK;
-}
-
-static void asset_set_free(asset_set *s)
-{
-	for (size_t i = 0; s->rows && i < s->n; i++)
-		asset_clear(&s->rows[i]);
-	opra_free(s->rows);
-	opra_free(s->ptrs);
-}
-
-/* Reads one row (active or removed) by id. *res holds the strings the
- * message points to: PQclear it after use. */
-static int unit_read(PGresult **res, Opra__V1__Unit *u, call *c, long long id)
-{
-	char idt[32];
-	id_text(idt, id);
-	const char *p[1] = {idt};
-	int rc = db_exec(res, c->db, 1, "SELECT " UNIT_COLS UNIT_FROM "WHERE u.id = $1::bigint", 1,
-			 p);
-	if (rc == OPRA_OK && PQntuples(*res) != 1)
-		rc = opra_err_set(OPRA_INTERNAL, "unit %lld vanished", id);
-	if (rc == OPRA_OK)
-		unit_from_row(u, *res, 0, 0);
-	return rc;
-}
-
-static int service_read(PGresult **res, Opra__V1__Service *s, call *c, long long id)
-{
-	char idt[32];
-	id_text(idt, id);
-	const char *p[1] = {idt};
-	int rc = db_exec(res, c->db, 1,
-			 "SELECT " SERVICE_COLS SERVICE_FROM "WHERE s.id = $1::bigint", 1, p);
-	if (rc == OPRA_OK && PQntuples(*res) != 1)
-		rc = opra_err_set(OPRA_INTERNAL, "service %lld vanished", id);
-	if (rc == OPRA_OK)
-		service_from_row(s, *res, 0, 0);
-	return rc;
-}
-
-/* On success the caller also calls asset_clear(a). */
-static int asset_read(PGresult **res, Opra__V1__Asset *a, call *c, long long id)
-{
-	char idt[32];
-	id_text(idt, id);
-	const char *p[1] = {idt};
-	opra__v1__asset__init(a);
-	int rc = db_exec(res, c->db, 1, "SELECT " ASSET_COLS ASSET_FROM "WHERE a.id = $1::bigint",
-			 1, p);
-	if (rc == OPRA_OK && PQntuples(*res) != 1)
-		rc = opra_err_set(OPRA_INTERNAL, "asset %lld vanished", id);
-	if (rc == OPRA_OK)
-		rc = asset_from_row(a, *res, 0, 0);
-	return rc;
 }
 
 /* ---- event JSON (jansson, so every string is escaped) ---- */
@@ -503,16 +340,18 @@ static char *dump_object(json_t *o, int removed, const char *removed_at)
 	return s;
 }
 
-static char *unit_json(const Opra__V1__Unit *u)
+static char *unit_json(const inv_obj *o)
 {
+	const Opra__V1__Unit *u = &o->unit;
 	return dump_object(json_pack("{s:s, s:s, s:s, s:i, s:b}", "name", u->name, "parent",
 				     u->parent, "site", u->site, "version", (int)u->version,
 				     "removed", (int)u->removed),
 			   u->removed, u->removed_at);
 }
 
-static char *service_json(const Opra__V1__Service *s)
+static char *service_json(const inv_obj *o)
 {
+	const Opra__V1__Service *s = &o->service;
 	return dump_object(json_pack("{s:s, s:s, s:s, s:s, s:i, s:b}", "name", s->name, "unit",
 				     s->unit, "mission", s->mission, "criticality", s->criticality,
 				     "version", (int)s->version, "removed", (int)s->removed),
@@ -538,8 +377,9 @@ static json_t *string_array(char *const *v, size_t n)
 	return arr;
 }
 
-static char *asset_json(const Opra__V1__Asset *a)
+static char *asset_json(const inv_obj *o)
 {
+	const Opra__V1__Asset *a = &o->asset;
 	json_t *tags = string_array(a->tags, a->n_tags);
 	if (tags == NULL)
 		return NULL;
@@ -570,6 +410,235 @@ static int inv_event(call *c, const char *kind, const char *name, const char *be
 	return call_event(c, object, before, after);
 }
 
+/* ---- the kinds ---- */
+
+/* Per kind: its words in messages, the fixed statements generic code runs
+ * and how a row becomes its message and its event JSON.
+ * lock_*: ($1 name) -> id, version, owning unit id (units: the parent) or 0,
+ * that unit's name or ''. remove: ($1 id) -> removed_at. by_id: ($1 id) ->
+ * the kind's columns, removed or not; by_name: ($1 name) -> the active row's
+ * columns. list: ($1 unit id or NULL, $2 include removed[, $3 asset type]). */
+typedef struct {
+	const char *word;
+	const char *a_word; /* "a unit", "an asset" */
+	const char *lock_update;
+	const char *lock_share;
+	const char *remove;
+	const char *by_id;
+	const char *by_name;
+	const char *list;
+	int n_list_params;
+	int (*from_row)(inv_obj *o, PGresult *r, int row, int c0);
+	char *(*to_json)(const inv_obj *o);
+} kind_info;
+
+static const kind_info kinds[] = {
+	[KIND_UNIT] =
+		{"unit", "a unit",
+		 "SELECT x.id, x.version, coalesce(x.parent_id, 0), coalesce(p.name, '') "
+		 "FROM units x LEFT JOIN units p ON p.id = x.parent_id "
+		 "WHERE x.name = $1 AND x.removed_at IS NULL FOR UPDATE OF x",
+		 "SELECT x.id, x.version, coalesce(x.parent_id, 0), coalesce(p.name, '') "
+		 "FROM units x LEFT JOIN units p ON p.id = x.parent_id "
+		 "WHERE x.name = $1 AND x.removed_at IS NULL FOR SHARE OF x",
+		 "UPDATE units SET removed_at = now(), updated_at = now(), version = version + "
+		 "1 WHERE id = $1::bigint RETURNING " TS("removed_at"),
+		 "SELECT " UNIT_COLS UNIT_FROM "WHERE u.id = $1::bigint",
+		 "SELECT " UNIT_COLS UNIT_FROM "WHERE u.name = $1 AND u.removed_at IS NULL",
+		 "WITH RECURSIVE sub(id) AS (SELECT $1::bigint "
+		 "UNION SELECT x.id FROM units x JOIN sub ON x.parent_id = sub.id) "
+		 "SELECT " UNIT_COLS UNIT_FROM
+		 "WHERE ($1::bigint IS NULL OR u.id IN (SELECT id FROM sub)) "
+		 "AND ($2::boolean OR u.removed_at IS NULL) "
+		 "ORDER BY u.name, u.removed_at NULLS FIRST, u.id",
+		 2, unit_from_row, unit_json},
+	[KIND_SERVICE] = {"service", "a service",
+			  "SELECT x.id, x.version, x.unit_id, u.name FROM services x "
+			  "JOIN units u ON u.id = x.unit_id "
+			  "WHERE x.name = $1 AND x.removed_at IS NULL FOR UPDATE OF x",
+			  "SELECT x.id, x.version, x.unit_id, u.name FROM services x "
+			  "JOIN units u ON u.id = x.unit_id "
+			  "WHERE x.name = $1 AND x.removed_at IS NULL FOR SHARE OF x",
+			  "UPDATE services SET removed_at = now(), updated_at = now(), version = "
+			  "version + 1 WHERE id = $1::bigint RETURNING " TS("removed_at"),
+			  "SELECT " SERVICE_COLS SERVICE_FROM "WHERE s.id = $1::bigint",
+			  "SELECT " SERVICE_COLS SERVICE_FROM
+			  "WHERE s.name = $1 AND s.removed_at IS NULL",
+			  "SELECT " SERVICE_COLS SERVICE_FROM
+			  "WHERE ($1::bigint IS NULL OR s.unit_id = $1::bigint) "
+			  "AND ($2::boolean OR s.removed_at IS NULL) "
+			  "ORDER BY s.name, s.removed_at NULLS FIRST, s.id",
+			  2, service_from_row, service_json},
+	[KIND_ASSET] =
+		{"asset", "an asset",
+		 "SELECT x.id, x.version, coalesce(x.unit_id, 0), coalesce(u.name, '') "
+		 "FROM assets x LEFT JOIN units u ON u.id = x.unit_id "
+		 "WHERE x.name = $1 AND x.removed_at IS NULL FOR UPDATE OF x",
+		 "SELECT x.id, x.version, coalesce(x.unit_id, 0), coalesce(u.name, '') "
+		 "FROM assets x LEFT JOIN units u ON u.id = x.unit_id "
+		 "WHERE x.name = $1 AND x.removed_at IS NULL FOR SHARE OF x",
+		 "UPDATE assets SET removed_at = now(), updated_at = now(), version = version "
+		 "+ 1 WHERE id = $1::bigint RETURNING " TS("removed_at"),
+		 "SELECT " ASSET_COLS ASSET_FROM "WHERE a.id = $1::bigint",
+		 "SELECT " ASSET_COLS ASSET_FROM "WHERE a.name = $1 AND a.removed_at IS NULL",
+		 "SELECT " ASSET_COLS ASSET_FROM
+		 "WHERE ($1::bigint IS NULL OR a.unit_id = $1::bigint) "
+		 "AND ($2::boolean OR a.removed_at IS NULL) AND ($3 = '' OR a.type = $3) "
+		 "ORDER BY a.name, a.removed_at NULLS FIRST, a.id",
+		 3, asset_from_row, asset_json},
+};
+
+/* Frees what from_row allocated in o (only assets allocate); o must have
+ * been zeroed or filled. */
+static void obj_clear(inv_kind k, inv_obj *o)
+{
+	if (k == KIND_ASSET)
+		asset_clear(&o->asset);
+}
+
+static const char *obj_name(inv_kind k, const inv_obj *o)
+{
+	switch (k) {
+	case KIND_UNIT:
+		return o->unit.name;
+	case KIND_SERVICE:
+		return o->service.name;
+	default:
+		return o->asset.name;
+	}
+}
+
+/* Replies with the object's Unit/Service/AssetReply. */
+static int obj_reply(call *c, inv_kind k, inv_obj *o)
+{
+	Opra__V1__UnitReply unit = OPRA__V1__UNIT_REPLY__INIT;
+	Opra__V1__ServiceReply service = OPRA__V1__SERVICE_REPLY__INIT;
+	Opra__V1__AssetReply asset = OPRA__V1__ASSET_REPLY__INIT;
+
+	switch (k) {
+	case KIND_UNIT:
+		unit.unit = &o->unit;
+		return call_reply(c, &unit.base);
+	case KIND_SERVICE:
+		service.service = &o->service;
+		return call_reply(c, &service.base);
+	default:
+		asset.asset = &o->asset;
+		return call_reply(c, &asset.base);
+	}
+}
+
+static int not_found(inv_kind k, const char *name)
+{
+	return opra_err_set(OPRA_NOT_FOUND, "no %s named '%s' (see 'opra %s list')", kinds[k].word,
+			    name, kinds[k].word);
+}
+
+/* Reads one row (active or removed) by id. *res holds the strings o points
+ * to: PQclear it after use; the caller also calls obj_clear(k, o). */
+static int obj_read(PGresult **res, inv_obj *o, call *c, inv_kind k, long long id)
+{
+	char idt[32];
+	id_text(idt, id);
+	const char *p[1] = {idt};
+	memset(o, 0, sizeof(*o));
+	int rc = db_exec(res, c->db, 1, kinds[k].by_id, 1, p);
+	if (rc == OPRA_OK && PQntuples(*res) != 1)
+		rc = opra_err_set(OPRA_INTERNAL, "%s %lld vanished", kinds[k].word, id);
+	if (rc == OPRA_OK)
+		rc = kinds[k].from_row(o, *res, 0, 0);
+	return rc;
+}
+
+/* Reads the active object `name`; NOT_FOUND names it. Ownership as for
+ * obj_read. */
+static int obj_find(PGresult **res, inv_obj *o, call *c, inv_kind k, const char *name)
+{
+	const char *p[1] = {name};
+	memset(o, 0, sizeof(*o));
+	int rc = db_exec(res, c->db, 1, kinds[k].by_name, 1, p);
+	if (rc == OPRA_OK && PQntuples(*res) == 0)
+		rc = not_found(k, name);
+	if (rc == OPRA_OK)
+		rc = kinds[k].from_row(o, *res, 0, 0);
+	return rc;
+}
+
+/* The event JSON of object id of kind k as it is now. Caller frees *out
+ * with free(). */
+static int obj_json(char **out, call *c, inv_kind k, long long id)
+{
+	PGresult *r = NULL;
+	inv_obj o;
+	int rc;
+
+	*out = NULL;
+	if ((rc = obj_read(&r, &o, c, k, id)) == OPRA_OK && (*out = kinds[k].to_json(&o)) == NULL)
+		rc = oom();
+	obj_clear(k, &o);
+	PQclear(r);
+	return rc;
+}
+
+/* Rows of one kind plus the pointer array a repeated field wants (every
+ * message starts with its ProtobufCMessage base). Free with obj_set_free. */
+typedef struct {
+	inv_kind k;
+	inv_obj *rows;
+	ProtobufCMessage **ptrs;
+	size_t n;
+} obj_set;
+
+static int obj_set_fill(obj_set *s, inv_kind k, PGresult *r, int c0)
+{
+	size_t n = (size_t)PQntuples(r);
+	s->k = k;
+	s->rows = opra_calloc(n + 1, sizeof(*s->rows));
+	s->ptrs = opra_calloc(n + 1, sizeof(*s->ptrs));
+	if (s->rows == NULL || s->ptrs == NULL)
+		return oom();
+	for (size_t i = 0; i < n; i++) {
+		int rc = kinds[k].from_row(&s->rows[i], r, (int)i, c0);
+		if (rc != OPRA_OK)
+			return rc;
+		s->ptrs[i] = (ProtobufCMessage *)&s->rows[i];
+		s->n = i + 1;
+	}
+	return OPRA_OK;
+}
+
+static void obj_set_free(obj_set *s)
+{
+	for (size_t i = 0; s->rows && i < s->n; i++)
+		obj_clear(s->k, &s->rows[i]);
+	opra_free(s->rows);
+	opra_free(s->ptrs);
+}
+
+/* Replies with object id of kind k and writes its event (before may be
+ * NULL: an add has none). */
+static int obj_finish(call *c, inv_kind k, long long id, const char *before)
+{
+	PGresult *r = NULL;
+	inv_obj o;
+	char *after = NULL;
+	int rc = obj_read(&r, &o, c, k, id);
+	if (rc != OPRA_OK)
+		goto done;
+	if ((after = kinds[k].to_json(&o)) == NULL) {
+		rc = oom();
+		goto done;
+	}
+	if ((rc = inv_event(c, kinds[k].word, obj_name(k, &o), before, after)) != OPRA_OK)
+		goto done;
+	rc = obj_reply(c, k, &o);
+done:
+	obj_clear(k, &o);
+	free(after);
+	PQclear(r);
+	return rc;
+}
+
 /* ---- locking lookups, tree checks and authorisation ---- */
 
 typedef struct {
@@ -592,8 +661,7 @@ static int obj_lock(obj_ref *out, call *c, inv_kind k, const char *name, int for
 	if (rc != OPRA_OK)
 		goto done;
 	if (PQntuples(r) == 0) {
-		rc = opra_err_set(OPRA_NOT_FOUND, "no %s named '%s' (see 'opra %s list')",
-				  kinds[k].word, name, kinds[k].word);
+		rc = not_found(k, name);
 		goto done;
 	}
 	out->id = to_ll(PQgetvalue(r, 0, 0));
@@ -709,13 +777,75 @@ static int inventory_in_open_appraisal(call *c, inv_kind k, long long id, const 
 	return OPRA_OK; /* not in use */
 }
 
+/* ---- writes: what every kind shares ---- */
+
+/* Authorises a change of object x (of kind k, named name) where it is now:
+ * a unit by itself, a service or an asset by its unit. */
+static int obj_scope(call *c, inv_kind k, const obj_ref *x, const char *name)
+{
+	if (k == KIND_UNIT)
+		return scope_check(c, x->id, "unit '%s' is outside it", name);
+	if (x->unit_id == 0)
+		return scope_check(c, 0, "%s '%s' belongs to no unit", kinds[k].word, name);
+	return scope_check(c, x->unit_id, "unit '%s' (of %s '%s') is outside it", x->unit,
+			   kinds[k].word, name);
+}
+
+/* Runs the INSERT of an add (sql returns the new row's id) and finishes
+ * it: event and reply. ALREADY_EXISTS names the taken name. */
+static int obj_insert(call *c, inv_kind k, const char *name, const char *sql, int n,
+		      const char *const *p)
+{
+	PGresult *r = NULL;
+	int rc = db_exec(&r, c->db, 1, sql, n, p);
+	if (rc == OPRA_ALREADY_EXISTS)
+		rc = opra_err_set(OPRA_ALREADY_EXISTS, "%s named '%s' already exists",
+				  kinds[k].a_word, name);
+	if (rc == OPRA_OK)
+		rc = obj_finish(c, k, to_ll(PQgetvalue(r, 0, 0)), NULL);
+	PQclear(r);
+	return rc;
+}
+
+/* An Unit/Service/AssetUpdateRequest, whatever its kind. values is the
+ * kind's message (an empty one when the request has none). */
+typedef struct {
+	const char *name;
+	const char *new_name;
+	char *const *fields;
+	size_t n_fields;
+	int expect_version;
+	const void *values;
+} update_req;
+
+/* The parameters of a kind's UPDATE: $1 id, $2 name, then its columns in
+ * the order of writes[k].update. p points into the buffers here, into the
+ * request and into the row read before the change. */
+typedef struct {
+	char id[32];
+	char unit[32]; /* units: the parent */
+	char *tags;    /* assets: jsonb text, free() */
+	const char *p[7];
+	int n;
+} update_params;
+
+/* The value of column `field` after the update: the request's when it lists
+ * the field, else the current one. */
+static const char *field_value(const update_req *r, const char *field, const char *requested,
+			       const char *current)
+{
+	return has_field(r->fields, r->n_fields, field) ? requested : current;
+}
+
 /* ---- Units ---- */
 
 static const char *const unit_fields[] = {"parent", "site"};
+static const Opra__V1__Unit unit_empty = OPRA__V1__UNIT__INIT;
 
 /* Checks the values an add sets (all) or an update lists in fields. */
-static int unit_values_check(const Opra__V1__Unit *u, int all, char *const *fields, size_t n_fields)
+static int unit_values_check(const void *values, int all, char *const *fields, size_t n_fields)
 {
+	const Opra__V1__Unit *u = values;
 	int rc;
 	if ((all || has_field(fields, n_fields, "parent")) &&
 	    (rc = check_opt_name("the parent unit", u->parent, INV_NAME_MAX)) != OPRA_OK)
@@ -726,46 +856,10 @@ static int unit_values_check(const Opra__V1__Unit *u, int all, char *const *fiel
 	return OPRA_OK;
 }
 
-static int unit_add_validate(const ProtobufCMessage *in)
-{
-	const Opra__V1__UnitAddRequest *r = (const Opra__V1__UnitAddRequest *)in;
-	int rc;
-	if (r->unit == NULL)
-		return opra_err_set(OPRA_INVALID_ARGUMENT, "UnitAdd needs a unit");
-	if ((rc = check_name("the unit name", r->unit->name)) != OPRA_OK)
-		return rc;
-	return unit_values_check(r->unit, 1, NULL, 0);
-}
-
-/* Replies with unit id and writes its event (before may be NULL). */
-static int unit_finish(call *c, long long id, const char *before)
-{
-	PGresult *r = NULL;
-	Opra__V1__Unit u;
-	char *after = NULL;
-	int rc = unit_read(&r, &u, c, id);
-	if (rc != OPRA_OK)
-		goto done;
-	if ((after = unit_json(&u)) == NULL) {
-		rc = oom();
-		goto done;
-	}
-	if ((rc = inv_event(c, "unit", u.name, before, after)) != OPRA_OK)
-		goto done;
-	Opra__V1__UnitReply reply = OPRA__V1__UNIT_REPLY__INIT;
-	reply.unit = &u;
-	rc = call_reply(c, &reply.base);
-done:
-	free(after);
-	PQclear(r);
-	return rc;
-}
-
 static int unit_add(call *c, const ProtobufCMessage *in)
 {
 	const Opra__V1__Unit *u = ((const Opra__V1__UnitAddRequest *)in)->unit;
 	obj_ref parent = {0};
-	PGresult *r = NULL;
 	char pid[32];
 	int rc;
 
@@ -782,136 +876,68 @@ static int unit_add(call *c, const ProtobufCMessage *in)
 		goto done;
 	id_text(pid, parent.id);
 	const char *p[3] = {u->name, parent.id ? pid : NULL, u->site};
-	rc = db_exec(&r, c->db, 1,
-		     "INSERT INTO units (name, parent_id, site) VALUES ($1, $2::bigint, $3) "
-		     "RETURNING id",
-		     3, p);
-	if (rc == OPRA_ALREADY_EXISTS)
-		rc = opra_err_set(OPRA_ALREADY_EXISTS, "a unit named '%s' already exists", u->name);
-	if (rc != OPRA_OK)
-		goto done;
-	rc = unit_finish(c, to_ll(PQgetvalue(r, 0, 0)), NULL);
+	rc = obj_insert(c, KIND_UNIT, u->name,
+			"INSERT INTO units (name, parent_id, site) VALUES ($1, $2::bigint, $3) "
+			"RETURNING id",
+			3, p);
 done:
-	PQclear(r);
 	return rc;
 }
 
-static int unit_update_validate(const ProtobufCMessage *in)
+/* A unit's update: a move (to a new parent, or to the root) must not make
+ * a cycle and must stay in the caller's scope. */
+static int unit_update_values(update_params *up, call *c, const update_req *r, const obj_ref *x,
+			      const inv_obj *before)
 {
-	const Opra__V1__UnitUpdateRequest *r = (const Opra__V1__UnitUpdateRequest *)in;
-	static const Opra__V1__Unit empty = OPRA__V1__UNIT__INIT;
-	int rc;
-	if ((rc = check_update_common("unit", r->name, r->n_fields, r->new_name,
-				      r->expect_version)) != OPRA_OK)
-		return rc;
-	if ((rc = check_fields("unit", r->fields, r->n_fields, unit_fields, N_OF(unit_fields),
-			       "parent or site")) != OPRA_OK)
-		return rc;
-	return unit_values_check(r->unit ? r->unit : &empty, 0, r->fields, r->n_fields);
-}
-
-static int unit_update(call *c, const ProtobufCMessage *in)
-{
-	const Opra__V1__UnitUpdateRequest *r = (const Opra__V1__UnitUpdateRequest *)in;
-	static const Opra__V1__Unit empty = OPRA__V1__UNIT__INIT;
-	const Opra__V1__Unit *v = r->unit ? r->unit : &empty;
+	const Opra__V1__Unit *v = r->values;
 	int move = has_field(r->fields, r->n_fields, "parent");
-	obj_ref x, parent = {0};
-	PGresult *cur = NULL, *res = NULL;
-	Opra__V1__Unit before;
-	char *before_json = NULL;
-	char id[32], pid[32];
+	obj_ref parent;
 	int rc;
 
-	/* Moves serialise before any row lock (see UNIT_TREE_LOCK_SQL). */
-	if (move) {
-		if ((rc = db_exec(&res, c->db, 1, UNIT_TREE_LOCK_SQL, 0, NULL)) != OPRA_OK)
-			goto done;
-		PQclear(res);
-		res = NULL;
-	}
-	if ((rc = obj_lock(&x, c, KIND_UNIT, r->name, 1)) != OPRA_OK)
-		goto done;
-	if ((rc = scope_check(c, x.id, "unit '%s' is outside it", r->name)) != OPRA_OK)
-		goto done;
-	if ((rc = version_check("unit", r->name, r->expect_version, x.version)) != OPRA_OK)
-		goto done;
-	if ((rc = unit_read(&cur, &before, c, x.id)) != OPRA_OK)
-		goto done;
-	long long new_parent = x.unit_id;
+	long long new_parent = x->unit_id;
 	if (move && v->parent[0] == '\0') {
 		new_parent = 0;
-		if (x.unit_id != 0 &&
+		if (x->unit_id != 0 &&
 		    (rc = scope_check(c, 0, "making '%s' a root unit would move it outside",
 				      r->name)) != OPRA_OK)
-			goto done;
+			return rc;
 	} else if (move) {
 		if ((rc = obj_lock(&parent, c, KIND_UNIT, v->parent, 0)) != OPRA_OK)
-			goto done;
+			return rc;
 		new_parent = parent.id;
 		int inside = 0;
-		if ((rc = unit_within(&inside, c, parent.id, x.id)) != OPRA_OK)
-			goto done;
+		if ((rc = unit_within(&inside, c, parent.id, x->id)) != OPRA_OK)
+			return rc;
 		if (inside) {
-			if (parent.id == x.id)
-				rc = opra_err_set(OPRA_FAILED_PRECONDITION,
-						  "unit '%s' cannot be placed under itself",
-						  r->name);
-			else
-				rc = opra_err_set(OPRA_FAILED_PRECONDITION,
-						  "unit '%s' cannot be placed under '%s': '%s' is "
-						  "inside the subtree of '%s'",
-						  r->name, v->parent, v->parent, r->name);
-			goto done;
+			if (parent.id == x->id)
+				return opra_err_set(OPRA_FAILED_PRECONDITION,
+						    "unit '%s' cannot be placed under itself",
+						    r->name);
+			return opra_err_set(OPRA_FAILED_PRECONDITION,
+					    "unit '%s' cannot be placed under '%s': '%s' is "
+					    "inside the subtree of '%s'",
+					    r->name, v->parent, v->parent, r->name);
 		}
 		if ((rc = scope_check(c, parent.id,
 				      "unit '%s' (the new parent of '%s') is outside it", v->parent,
 				      r->name)) != OPRA_OK)
-			goto done;
+			return rc;
 	}
-	if ((before_json = unit_json(&before)) == NULL) {
-		rc = oom();
-		goto done;
-	}
-	id_text(id, x.id);
-	id_text(pid, new_parent);
-	const char *p[4] = {id, r->new_name[0] ? r->new_name : r->name, new_parent ? pid : NULL,
-			    has_field(r->fields, r->n_fields, "site") ? v->site : before.site};
-	rc = db_exec(&res, c->db, 1,
-		     "UPDATE units SET name = $2, parent_id = $3::bigint, site = $4, "
-		     "version = version + 1, updated_at = now() WHERE id = $1::bigint AND "
-		     "(name, parent_id, site) IS DISTINCT FROM ($2::text, $3::bigint, $4::text) "
-		     "RETURNING 1",
-		     4, p);
-	if (rc == OPRA_ALREADY_EXISTS)
-		rc = opra_err_set(OPRA_ALREADY_EXISTS,
-				  "cannot rename unit '%s': a unit named '%s' "
-				  "already exists",
-				  r->name, r->new_name);
-	if (rc != OPRA_OK)
-		goto done;
-	if (PQntuples(res) == 0) {
-		/* Nothing changed: no new version, no event. */
-		Opra__V1__UnitReply reply = OPRA__V1__UNIT_REPLY__INIT;
-		reply.unit = &before;
-		rc = call_reply(c, &reply.base);
-		goto done;
-	}
-	rc = unit_finish(c, x.id, before_json);
-done:
-	free(before_json);
-	PQclear(cur);
-	PQclear(res);
-	return rc;
+	id_text(up->unit, new_parent);
+	up->p[2] = new_parent ? up->unit : NULL;
+	up->p[3] = field_value(r, "site", v->site, before->unit.site);
+	up->n = 4;
+	return OPRA_OK;
 }
 
 /* ---- Services ---- */
 
 static const char *const service_fields[] = {"unit", "mission", "criticality"};
+static const Opra__V1__Service service_empty = OPRA__V1__SERVICE__INIT;
 
-static int service_values_check(const Opra__V1__Service *s, int all, char *const *fields,
-				size_t n_fields)
+static int service_values_check(const void *values, int all, char *const *fields, size_t n_fields)
 {
+	const Opra__V1__Service *s = values;
 	int rc;
 	if (all || has_field(fields, n_fields, "unit")) {
 		if (s->unit[0] == '\0')
@@ -928,45 +954,10 @@ static int service_values_check(const Opra__V1__Service *s, int all, char *const
 	return OPRA_OK;
 }
 
-static int service_add_validate(const ProtobufCMessage *in)
-{
-	const Opra__V1__ServiceAddRequest *r = (const Opra__V1__ServiceAddRequest *)in;
-	int rc;
-	if (r->service == NULL)
-		return opra_err_set(OPRA_INVALID_ARGUMENT, "ServiceAdd needs a service");
-	if ((rc = check_name("the service name", r->service->name)) != OPRA_OK)
-		return rc;
-	return service_values_check(r->service, 1, NULL, 0);
-}
-
-static int service_finish(call *c, long long id, const char *before)
-{
-	PGresult *r = NULL;
-	Opra__V1__Service s;
-	char *after = NULL;
-	int rc = service_read(&r, &s, c, id);
-	if (rc != OPRA_OK)
-		goto done;
-	if ((after = service_json(&s)) == NULL) {
-		rc = oom();
-		goto done;
-	}
-	if ((rc = inv_event(c, "service", s.name, before, after)) != OPRA_OK)
-		goto done;
-	Opra__V1__ServiceReply reply = OPRA__V1__SERVICE_REPLY__INIT;
-	reply.service = &s;
-	rc = call_reply(c, &reply.base);
-done:
-	free(after);
-	PQclear(r);
-	return rc;
-}
-
 static int service_add(call *c, const ProtobufCMessage *in)
 {
 	const Opra__V1__Service *s = ((const Opra__V1__ServiceAddRequest *)in)->service;
 	obj_ref unit;
-	PGresult *r = NULL;
 	char uid[32];
 	int rc;
 
@@ -978,112 +969,48 @@ static int service_add(call *c, const ProtobufCMessage *in)
 	id_text(uid, unit.id);
 	const char *p[4] = {s->name, uid, s->mission,
 			    s->criticality[0] ? s->criticality : "medium"};
-	rc = db_exec(&r, c->db, 1,
-		     "INSERT INTO services (name, unit_id, mission, criticality) "
-		     "VALUES ($1, $2::bigint, $3, $4) RETURNING id",
-		     4, p);
-	if (rc == OPRA_ALREADY_EXISTS)
-		rc = opra_err_set(OPRA_ALREADY_EXISTS, "a service named '%s' already exists",
-				  s->name);
-	if (rc != OPRA_OK)
-		goto done;
-	rc = service_finish(c, to_ll(PQgetvalue(r, 0, 0)), NULL);
+	rc = obj_insert(c, KIND_SERVICE, s->name,
+			"INSERT INTO services (name, unit_id, mission, criticality) "
+			"VALUES ($1, $2::bigint, $3, $4) RETURNING id",
+			4, p);
 done:
-	PQclear(r);
 	return rc;
 }
 
-static int service_update_validate(const ProtobufCMessage *in)
+static int service_update_values(update_params *up, call *c, const update_req *r, const obj_ref *x,
+				 const inv_obj *before)
 {
-	const Opra__V1__ServiceUpdateRequest *r = (const Opra__V1__ServiceUpdateRequest *)in;
-	static const Opra__V1__Service empty = OPRA__V1__SERVICE__INIT;
-	int rc;
-	if ((rc = check_update_common("service", r->name, r->n_fields, r->new_name,
-				      r->expect_version)) != OPRA_OK)
-		return rc;
-	if ((rc = check_fields("service", r->fields, r->n_fields, service_fields,
-			       N_OF(service_fields), "unit, mission or criticality")) != OPRA_OK)
-		return rc;
-	return service_values_check(r->service ? r->service : &empty, 0, r->fields, r->n_fields);
-}
-
-static int service_update(call *c, const ProtobufCMessage *in)
-{
-	const Opra__V1__ServiceUpdateRequest *r = (const Opra__V1__ServiceUpdateRequest *)in;
-	static const Opra__V1__Service empty = OPRA__V1__SERVICE__INIT;
-	const Opra__V1__Service *v = r->service ? r->service : &empty;
-	obj_ref x, unit;
-	PGresult *cur = NULL, *res = NULL;
-	Opra__V1__Service before;
-	char *before_json = NULL;
-	char id[32], uid[32];
+	const Opra__V1__Service *v = r->values;
+	obj_ref unit;
 	int rc;
 
-	if ((rc = obj_lock(&x, c, KIND_SERVICE, r->name, 1)) != OPRA_OK)
-		goto done;
-	if ((rc = scope_check(c, x.unit_id, "unit '%s' (of service '%s') is outside it", x.unit,
-			      r->name)) != OPRA_OK)
-		goto done;
-	if ((rc = version_check("service", r->name, r->expect_version, x.version)) != OPRA_OK)
-		goto done;
-	if ((rc = service_read(&cur, &before, c, x.id)) != OPRA_OK)
-		goto done;
-	long long new_unit = x.unit_id;
+	long long new_unit = x->unit_id;
 	if (has_field(r->fields, r->n_fields, "unit")) {
 		if ((rc = obj_lock(&unit, c, KIND_UNIT, v->unit, 0)) != OPRA_OK)
-			goto done;
+			return rc;
 		new_unit = unit.id;
 		if ((rc = scope_check(c, unit.id,
 				      "unit '%s' (the new unit of service '%s') is "
 				      "outside it",
 				      v->unit, r->name)) != OPRA_OK)
-			goto done;
+			return rc;
 	}
-	if ((before_json = service_json(&before)) == NULL) {
-		rc = oom();
-		goto done;
-	}
-	id_text(id, x.id);
-	id_text(uid, new_unit);
-	const char *p[5] = {id, r->new_name[0] ? r->new_name : r->name, uid,
-			    has_field(r->fields, r->n_fields, "mission") ? v->mission
-									 : before.mission,
-			    has_field(r->fields, r->n_fields, "criticality") ? v->criticality
-									     : before.criticality};
-	rc = db_exec(&res, c->db, 1,
-		     "UPDATE services SET name = $2, unit_id = $3::bigint, mission = $4, "
-		     "criticality = $5, version = version + 1, updated_at = now() "
-		     "WHERE id = $1::bigint AND (name, unit_id, mission, criticality) IS DISTINCT "
-		     "FROM ($2::text, $3::bigint, $4::text, $5::text) RETURNING 1",
-		     5, p);
-	if (rc == OPRA_ALREADY_EXISTS)
-		rc = opra_err_set(OPRA_ALREADY_EXISTS,
-				  "cannot rename service '%s': a service named "
-				  "'%s' already exists",
-				  r->name, r->new_name);
-	if (rc != OPRA_OK)
-		goto done;
-	if (PQntuples(res) == 0) {
-		Opra__V1__ServiceReply reply = OPRA__V1__SERVICE_REPLY__INIT;
-		reply.service = &before;
-		rc = call_reply(c, &reply.base);
-		goto done;
-	}
-	rc = service_finish(c, x.id, before_json);
-done:
-	free(before_json);
-	PQclear(cur);
-	PQclear(res);
-	return rc;
+	id_text(up->unit, new_unit);
+	up->p[2] = up->unit;
+	up->p[3] = field_value(r, "mission", v->mission, before->service.mission);
+	up->p[4] = field_value(r, "criticality", v->criticality, before->service.criticality);
+	up->n = 5;
+	return OPRA_OK;
 }
 
 /* ---- Assets ---- */
 
 static const char *const asset_fields[] = {"type", "unit", "owner", "description", "tags"};
+static const Opra__V1__Asset asset_empty = OPRA__V1__ASSET__INIT;
 
-static int asset_values_check(const Opra__V1__Asset *a, int all, char *const *fields,
-			      size_t n_fields)
+static int asset_values_check(const void *values, int all, char *const *fields, size_t n_fields)
 {
+	const Opra__V1__Asset *a = values;
 	int rc;
 	if (all || has_field(fields, n_fields, "type")) {
 		if (a->type[0] == '\0')
@@ -1107,42 +1034,6 @@ static int asset_values_check(const Opra__V1__Asset *a, int all, char *const *fi
 		return rc;
 	return OPRA_OK;
 }
-
-static int asset_add_validate(const ProtobufCMessage *in)
-{
-	const Opra__V1__AssetAddRequest *r = (const Opra__V1__AssetAddRequest *)in;
-	int rc;
-	if (r->asset == NULL)
-		return opra_err_set(OPRA_INVALID_ARGUMENT, "AssetAdd needs an asset");
-	if ((rc = check_name("the asset name", r->asset->name)) != OPRA_OK)
-		return rc;
-	return asset_values_check(r->asset, 1, NULL, 0);
-}
-
-static int asset_finish(call *c, long long id, const char *before)
-{
-	PGresult *r = NULL;
-	Opra__V1__Asset a;
-	char *after = NULL;
-	int rc = asset_read(&r, &a, c, id);
-	if (rc != OPRA_OK)
-		goto done;
-	if ((after = asset_json(&a)) == NULL) {
-		rc = oom();
-		goto done;
-	}
-	if ((rc = inv_event(c, "asset", a.name, before, after)) != OPRA_OK)
-		goto done;
-	Opra__V1__AssetReply reply = OPRA__V1__ASSET_REPLY__INIT;
-	reply.asset = &a;
-	rc = call_reply(c, &reply.base);
-done:
-	asset_clear(&a);
-	free(after);
-	PQclear(r);
-	return rc;
-}
-
 /* The unit an asset goes into (none when name is empty) and whether the
  * caller may write there. */
 static int asset_unit(obj_ref *unit, call *c, const char *name, const char *asset, const char *how)
@@ -1161,7 +1052,6 @@ static int asset_add(call *c, const ProtobufCMessage *in)
 {
 	const Opra__V1__Asset *a = ((const Opra__V1__AssetAddRequest *)in)->asset;
 	obj_ref unit;
-	PGresult *r = NULL;
 	char *tags = NULL;
 	char uid[32];
 	int rc;
@@ -1172,117 +1062,230 @@ static int asset_add(call *c, const ProtobufCMessage *in)
 		goto done;
 	id_text(uid, unit.id);
 	const char *p[6] = {a->name, a->type, unit.id ? uid : NULL, a->owner, a->description, tags};
-	rc = db_exec(&r, c->db, 1,
-		     "INSERT INTO assets (name, type, unit_id, owner, description, tags) "
-		     "VALUES ($1, $2, $3::bigint, $4, $5, $6::jsonb) RETURNING id",
-		     6, p);
-	if (rc == OPRA_ALREADY_EXISTS)
-		rc = opra_err_set(OPRA_ALREADY_EXISTS, "an asset named '%s' already exists",
-				  a->name);
-	if (rc != OPRA_OK)
-		goto done;
-	rc = asset_finish(c, to_ll(PQgetvalue(r, 0, 0)), NULL);
+	rc = obj_insert(c, KIND_ASSET, a->name,
+			"INSERT INTO assets (name, type, unit_id, owner, description, tags) "
+			"VALUES ($1, $2, $3::bigint, $4, $5, $6::jsonb) RETURNING id",
+			6, p);
 done:
 	free(tags);
-	PQclear(r);
 	return rc;
+}
+
+static int asset_update_values(update_params *up, call *c, const update_req *r, const obj_ref *x,
+			       const inv_obj *before)
+{
+	const Opra__V1__Asset *v = r->values;
+	const Opra__V1__Asset *cur = &before->asset;
+	obj_ref unit;
+	int rc;
+
+	long long new_unit = x->unit_id;
+	if (has_field(r->fields, r->n_fields, "unit")) {
+		if ((rc = asset_unit(&unit, c, v->unit, r->name, "the moved")) != OPRA_OK)
+			return rc;
+		new_unit = unit.id;
+	}
+	if (has_field(r->fields, r->n_fields, "tags"))
+		rc = tags_text(&up->tags, v->tags, v->n_tags);
+	else
+		rc = tags_text(&up->tags, cur->tags, cur->n_tags);
+	if (rc != OPRA_OK)
+		return rc;
+	id_text(up->unit, new_unit);
+	up->p[2] = field_value(r, "type", v->type, cur->type);
+	up->p[3] = new_unit ? up->unit : NULL;
+	up->p[4] = field_value(r, "owner", v->owner, cur->owner);
+	up->p[5] = field_value(r, "description", v->description, cur->description);
+	up->p[6] = up->tags;
+	up->n = 7;
+	return OPRA_OK;
+}
+
+/* ---- Add and Update (all kinds) ---- */
+
+/* Per kind, what adds and updates need besides kinds[]. update: ($1 id,
+ * $2 name, then the columns update_values fills) -> a row only when
+ * something changed. */
+typedef struct {
+	const char *add_method;	   /* "UnitAdd" */
+	const char *name_what;	   /* "the unit name" */
+	const char *const *fields; /* the fields an update may list */
+	size_t n_fields;
+	const char *fields_text;
+	const void *empty; /* the kind's message with nothing set */
+	int (*values_check)(const void *values, int all, char *const *fields, size_t n_fields);
+	int (*update_values)(update_params *up, call *c, const update_req *r, const obj_ref *x,
+			     const inv_obj *before);
+	const char *update;
+} kind_writes;
+
+static const kind_writes writes[] = {
+	[KIND_UNIT] = {"UnitAdd", "the unit name", unit_fields, N_OF(unit_fields), "parent or site",
+		       &unit_empty, unit_values_check, unit_update_values,
+		       "UPDATE units SET name = $2, parent_id = $3::bigint, site = $4, "
+		       "version = version + 1, updated_at = now() WHERE id = $1::bigint AND "
+		       "(name, parent_id, site) IS DISTINCT FROM ($2::text, $3::bigint, $4::text) "
+		       "RETURNING 1"},
+	[KIND_SERVICE] = {"ServiceAdd", "the service name", service_fields, N_OF(service_fields),
+			  "unit, mission or criticality", &service_empty, service_values_check,
+			  service_update_values,
+			  "UPDATE services SET name = $2, unit_id = $3::bigint, mission = $4, "
+			  "criticality = $5, version = version + 1, updated_at = now() "
+			  "WHERE id = $1::bigint AND (name, unit_id, mission, criticality) IS "
+			  "DISTINCT FROM ($2::text, $3::bigint, $4::text, $5::text) RETURNING 1"},
+	[KIND_ASSET] = {"AssetAdd", "the asset name", asset_fields, N_OF(asset_fields),
+			"type, unit, owner, description or tags", &asset_empty, asset_values_check,
+			asset_update_values,
+			"UPDATE assets SET name = $2, type = $3, unit_id = $4::bigint, owner = $5, "
+			"description = $6, tags = $7::jsonb, version = version + 1, updated_at = "
+			"now() WHERE id = $1::bigint AND (name, type, unit_id, owner, description, "
+			"tags) IS DISTINCT FROM ($2::text, $3::text, $4::bigint, $5::text, "
+			"$6::text, $7::jsonb) RETURNING 1"},
+};
+
+/* values: the add request's object (NULL when missing), name its name. */
+static int add_check(inv_kind k, const void *values, const char *name)
+{
+	int rc;
+	if (values == NULL)
+		return opra_err_set(OPRA_INVALID_ARGUMENT, "%s needs %s", writes[k].add_method,
+				    kinds[k].a_word);
+	if ((rc = check_name(writes[k].name_what, name)) != OPRA_OK)
+		return rc;
+	return writes[k].values_check(values, 1, NULL, 0);
+}
+
+static int update_check(inv_kind k, const update_req *r)
+{
+	int rc;
+	if ((rc = check_update_common(kinds[k].word, r->name, r->n_fields, r->new_name,
+				      r->expect_version)) != OPRA_OK)
+		return rc;
+	if ((rc = check_fields(kinds[k].word, r->fields, r->n_fields, writes[k].fields,
+			       writes[k].n_fields, writes[k].fields_text)) != OPRA_OK)
+		return rc;
+	return writes[k].values_check(r->values, 0, r->fields, r->n_fields);
+}
+
+/* Lock, authorise, check the version, let the kind resolve its columns,
+ * then update; an update that changes nothing replies with the object as it
+ * is (no new version, no event). */
+static int obj_update(call *c, inv_kind k, const update_req *r)
+{
+	update_params up = {0};
+	obj_ref x;
+	PGresult *cur = NULL, *res = NULL;
+	inv_obj before;
+	char *before_json = NULL;
+	int rc;
+
+	memset(&before, 0, sizeof(before));
+	if ((rc = obj_lock(&x, c, k, r->name, 1)) != OPRA_OK)
+		goto done;
+	if ((rc = obj_scope(c, k, &x, r->name)) != OPRA_OK)
+		goto done;
+	if ((rc = version_check(kinds[k].word, r->name, r->expect_version, x.version)) != OPRA_OK)
+		goto done;
+	if ((rc = obj_read(&cur, &before, c, k, x.id)) != OPRA_OK)
+		goto done;
+	if ((rc = writes[k].update_values(&up, c, r, &x, &before)) != OPRA_OK)
+		goto done;
+	if ((before_json = kinds[k].to_json(&before)) == NULL) {
+		rc = oom();
+		goto done;
+	}
+	id_text(up.id, x.id);
+	up.p[0] = up.id;
+	up.p[1] = r->new_name[0] ? r->new_name : r->name;
+	rc = db_exec(&res, c->db, 1, writes[k].update, up.n, up.p);
+	if (rc == OPRA_ALREADY_EXISTS)
+		rc = opra_err_set(OPRA_ALREADY_EXISTS,
+				  "cannot rename %s '%s': %s named '%s' already exists",
+				  kinds[k].word, r->name, kinds[k].a_word, r->new_name);
+	if (rc != OPRA_OK)
+		goto done;
+	if (PQntuples(res) == 0)
+		rc = obj_reply(c, k, &before);
+	else
+		rc = obj_finish(c, k, x.id, before_json);
+done:
+	obj_clear(k, &before);
+	free(before_json);
+	free(up.tags);
+	PQclear(cur);
+	PQclear(res);
+	return rc;
+}
+
+static int unit_add_validate(const ProtobufCMessage *in)
+{
+	const Opra__V1__Unit *u = ((const Opra__V1__UnitAddRequest *)in)->unit;
+	return add_check(KIND_UNIT, u, u ? u->name : NULL);
+}
+
+static int service_add_validate(const ProtobufCMessage *in)
+{
+	const Opra__V1__Service *s = ((const Opra__V1__ServiceAddRequest *)in)->service;
+	return add_check(KIND_SERVICE, s, s ? s->name : NULL);
+}
+
+static int asset_add_validate(const ProtobufCMessage *in)
+{
+	const Opra__V1__Asset *a = ((const Opra__V1__AssetAddRequest *)in)->asset;
+	return add_check(KIND_ASSET, a, a ? a->name : NULL);
+}
+
+#define UPDATE_REQ(k, r, values)                                                                   \
+	((update_req){(r)->name, (r)->new_name, (r)->fields, (r)->n_fields, (r)->expect_version,   \
+		      (values) ? (const void *)(values) : writes[k].empty})
+
+static int unit_update_validate(const ProtobufCMessage *in)
+{
+	const Opra__V1__UnitUpdateRequest *r = (const Opra__V1__UnitUpdateRequest *)in;
+	const update_req u = UPDATE_REQ(KIND_UNIT, r, r->unit);
+	return update_check(KIND_UNIT, &u);
+}
+
+static int unit_update(call *c, const ProtobufCMessage *in)
+{
+	const Opra__V1__UnitUpdateRequest *r = (const Opra__V1__UnitUpdateRequest *)in;
+	const update_req u = UPDATE_REQ(KIND_UNIT, r, r->unit);
+	PGresult *res = NULL;
+	int rc = OPRA_OK;
+
+	/* Moves serialise before any row lock (see UNIT_TREE_LOCK_SQL). */
+	if (has_field(r->fields, r->n_fields, "parent"))
+		rc = db_exec(&res, c->db, 1, UNIT_TREE_LOCK_SQL, 0, NULL);
+	PQclear(res);
+	return rc == OPRA_OK ? obj_update(c, KIND_UNIT, &u) : rc;
+}
+
+static int service_update_validate(const ProtobufCMessage *in)
+{
+	const Opra__V1__ServiceUpdateRequest *r = (const Opra__V1__ServiceUpdateRequest *)in;
+	const update_req u = UPDATE_REQ(KIND_SERVICE, r, r->service);
+	return update_check(KIND_SERVICE, &u);
+}
+
+static int service_update(call *c, const ProtobufCMessage *in)
+{
+	const Opra__V1__ServiceUpdateRequest *r = (const Opra__V1__ServiceUpdateRequest *)in;
+	const update_req u = UPDATE_REQ(KIND_SERVICE, r, r->service);
+	return obj_update(c, KIND_SERVICE, &u);
 }
 
 static int asset_update_validate(const ProtobufCMessage *in)
 {
 	const Opra__V1__AssetUpdateRequest *r = (const Opra__V1__AssetUpdateRequest *)in;
-	static const Opra__V1__Asset empty = OPRA__V1__ASSET__INIT;
-	int rc;
-	if ((rc = check_update_common("asset", r->name, r->n_fields, r->new_name,
-				      r->expect_version)) != OPRA_OK)
-		return rc;
-	if ((rc = check_fields("asset", r->fields, r->n_fields, asset_fields, N_OF(asset_fields),
-			       "type, unit, owner, description or tags")) != OPRA_OK)
-		return rc;
-	return asset_values_check(r->asset ? r->asset : &empty, 0, r->fields, r->n_fields);
+	const update_req u = UPDATE_REQ(KIND_ASSET, r, r->asset);
+	return update_check(KIND_ASSET, &u);
 }
 
 static int asset_update(call *c, const ProtobufCMessage *in)
 {
 	const Opra__V1__AssetUpdateRequest *r = (const Opra__V1__AssetUpdateRequest *)in;
-	static const Opra__V1__Asset empty = OPRA__V1__ASSET__INIT;
-	const Opra__V1__Asset *v = r->asset ? r->asset : &empty;
-	obj_ref x, unit;
-	PGresult *cur = NULL, *res = NULL;
-	Opra__V1__Asset before;
-	char *before_json = NULL, *tags = NULL;
-	char id[32], uid[32];
-	int rc;
-
-	opra__v1__asset__init(&before);
-	if ((rc = obj_lock(&x, c, KIND_ASSET, r->name, 1)) != OPRA_OK)
-		goto done;
-	if (x.unit_id == 0)
-		rc = scope_check(c, 0, "asset '%s' belongs to no unit", r->name);
-	else
-		rc = scope_check(c, x.unit_id, "unit '%s' (of asset '%s') is outside it", x.unit,
-				 r->name);
-	if (rc != OPRA_OK)
-		goto done;
-	if ((rc = version_check("asset", r->name, r->expect_version, x.version)) != OPRA_OK)
-		goto done;
-	if ((rc = asset_read(&cur, &before, c, x.id)) != OPRA_OK)
-		goto done;
-	long long new_unit = x.unit_id;
-	if (has_field(r->fields, r->n_fields, "unit")) {
-		if ((rc = asset_unit(&unit, c, v->unit, r->name, "the moved")) != OPRA_OK)
-			goto done;
-		new_unit = unit.id;
-	}
-	if (has_field(r->fields, r->n_fields, "tags"))
-		rc = tags_text(&tags, v->tags, v->n_tags);
-	else
-		rc = tags_text(&tags, before.tags, before.n_tags);
-	if (rc != OPRA_OK)
-		goto done;
-	if ((before_json = asset_json(&before)) == NULL) {
-		rc = oom();
-		goto done;
-	}
-	id_text(id, x.id);
-	id_text(uid, new_unit);
-	const char *p[7] = {id,
-			    r->new_name[0] ? r->new_name : r->name,
-			    has_field(r->fields, r->n_fields, "type") ? v->type : before.type,
-			    new_unit ? uid : NULL,
-			    has_field(r->fields, r->n_fields, "owner") ? v->owner : before.owner,
-			    has_field(r->fields, r->n_fields, "description") ? v->description
-									     : before.description,
-			    tags};
-	rc = db_exec(
-		&res, c->db, 1,
-		"UPDATE assets SET name = $2, type = $3, unit_id = $4::bigint, owner = $5, "
-		"description = $6, tags = $7::jsonb, version = version + 1, updated_at = now() "
-		"WHERE id = $1::bigint AND (name, type, unit_id, owner, description, tags) IS "
-		"DISTINCT FROM ($2::text, $3::text, $4::bigint, $5::text, $6::text, $7::jsonb) "
-		"RETURNING 1",
-		7, p);
-	if (rc == OPRA_ALREADY_EXISTS)
-		rc = opra_err_set(OPRA_ALREADY_EXISTS,
-				  "cannot rename asset '%s': an asset named "
-				  "'%s' already exists",
-				  r->name, r->new_name);
-	if (rc != OPRA_OK)
-		goto done;
-	if (PQntuples(res) == 0) {
-		Opra__V1__AssetReply reply = OPRA__V1__ASSET_REPLY__INIT;
-		reply.asset = &before;
-		rc = call_reply(c, &reply.base);
-		goto done;
-	}
-	rc = asset_finish(c, x.id, before_json);
-done:
-	asset_clear(&before);
-	free(before_json);
-	free(tags);
-	PQclear(cur);
-	PQclear(res);
-	return rc;
+	const update_req u = UPDATE_REQ(KIND_ASSET, r, r->asset);
+	return obj_update(c, KIND_ASSET, &u);
 }
 
 /* ---- Remove (all kinds) ---- */
@@ -1342,39 +1345,6 @@ done:
 	return rc;
 }
 
-/* The event JSON of object id of kind k as it is now. Caller frees *out
- * with free(). */
-static int obj_json(char **out, call *c, inv_kind k, long long id)
-{
-	PGresult *r = NULL;
-	Opra__V1__Unit u;
-	Opra__V1__Service s;
-	Opra__V1__Asset a;
-	int rc;
-
-	*out = NULL;
-	opra__v1__asset__init(&a);
-	switch (k) {
-	case KIND_UNIT:
-		if ((rc = unit_read(&r, &u, c, id)) == OPRA_OK)
-			*out = unit_json(&u);
-		break;
-	case KIND_SERVICE:
-		if ((rc = service_read(&r, &s, c, id)) == OPRA_OK)
-			*out = service_json(&s);
-		break;
-	default:
-		if ((rc = asset_read(&r, &a, c, id)) == OPRA_OK)
-			*out = asset_json(&a);
-		break;
-	}
-	if (rc == OPRA_OK && *out == NULL)
-		rc = oom();
-	asset_clear(&a);
-	PQclear(r);
-	return rc;
-}
-
 static int inv_remove(call *c, inv_kind k, const char *name)
 {
 	obj_ref x;
@@ -1385,14 +1355,7 @@ static int inv_remove(call *c, inv_kind k, const char *name)
 
 	if ((rc = obj_lock(&x, c, k, name, 1)) != OPRA_OK)
 		goto done;
-	if (k == KIND_UNIT)
-		rc = scope_check(c, x.id, "unit '%s' is outside it", name);
-	else if (x.unit_id == 0)
-		rc = scope_check(c, 0, "%s '%s' belongs to no unit", kinds[k].word, name);
-	else
-		rc = scope_check(c, x.unit_id, "unit '%s' (of %s '%s') is outside it", x.unit,
-				 kinds[k].word, name);
-	if (rc != OPRA_OK)
+	if ((rc = obj_scope(c, k, &x, name)) != OPRA_OK)
 		goto done;
 	if ((rc = inventory_in_open_appraisal(c, k, x.id, name)) != OPRA_OK)
 		goto done;
@@ -1482,71 +1445,33 @@ static int list_unit(char out[32], call *c, const char *name)
 	return rc;
 }
 
-static int unit_list(call *c, const ProtobufCMessage *in)
+/* Replies with the Unit/Service/AssetListReply of the set. */
+static int list_reply(call *c, const obj_set *set)
 {
-	const Opra__V1__ListRequest *req = (const Opra__V1__ListRequest *)in;
-	PGresult *r = NULL;
-	unit_set set = {0};
-	char uid[32];
-	int rc;
+	Opra__V1__UnitListReply units = OPRA__V1__UNIT_LIST_REPLY__INIT;
+	Opra__V1__ServiceListReply services = OPRA__V1__SERVICE_LIST_REPLY__INIT;
+	Opra__V1__AssetListReply assets = OPRA__V1__ASSET_LIST_REPLY__INIT;
 
-	if ((rc = list_unit(uid, c, req->unit)) != OPRA_OK)
-		goto done;
-	const char *p[2] = {uid[0] ? uid : NULL, req->include_removed ? "true" : "false"};
-	rc = db_exec(&r, c->db, 1,
-		     "WITH RECURSIVE sub(id) AS (SELECT $1::bigint "
-		     "UNION SELECT x.id FROM units x JOIN sub ON x.parent_id = sub.id) "
-		     "SELECT " UNIT_COLS UNIT_FROM
-		     "WHERE ($1::bigint IS NULL OR u.id IN (SELECT id FROM sub)) "
-		     "AND ($2::boolean OR u.removed_at IS NULL) "
-		     "ORDER BY u.name, u.removed_at NULLS FIRST, u.id",
-		     2, p);
-	if (rc != OPRA_OK || (rc = unit_set_fill(&set, r, 0)) != OPRA_OK)
-		goto done;
-	Opra__V1__UnitListReply reply = OPRA__V1__UNIT_LIST_REPLY__INIT;
-	reply.n_units = set.n;
-	reply.units = set.ptrs;
-	rc = call_reply(c, &reply.base);
-done:
-	unit_set_free(&set);
-	PQclear(r);
-	return rc;
+	switch (set->k) {
+	case KIND_UNIT:
+		units.n_units = set->n;
+		units.units = (Opra__V1__Unit **)set->ptrs;
+		return call_reply(c, &units.base);
+	case KIND_SERVICE:
+		services.n_services = set->n;
+		services.services = (Opra__V1__Service **)set->ptrs;
+		return call_reply(c, &services.base);
+	default:
+		assets.n_assets = set->n;
+		assets.assets = (Opra__V1__Asset **)set->ptrs;
+		return call_reply(c, &assets.base);
+	}
 }
 
-static int service_list(call *c, const ProtobufCMessage *in)
+static int obj_list(call *c, inv_kind k, const Opra__V1__ListRequest *req)
 {
-	const Opra__V1__ListRequest *req = (const Opra__V1__ListRequest *)in;
 	PGresult *r = NULL;
-	service_set set = {0};
-	char uid[32];
-	int rc;
-
-	if ((rc = list_unit(uid, c, req->unit)) != OPRA_OK)
-		goto done;
-	const char *p[2] = {uid[0] ? uid : NULL, req->include_removed ? "true" : "false"};
-	rc = db_exec(&r, c->db, 1,
-		     "SELECT " SERVICE_COLS SERVICE_FROM
-		     "WHERE ($1::bigint IS NULL OR s.unit_id = $1::bigint) "
-		     "AND ($2::boolean OR s.removed_at IS NULL) "
-		     "ORDER BY s.name, s.removed_at NULLS FIRST, s.id",
-		     2, p);
-	if (rc != OPRA_OK || (rc = service_set_fill(&set, r, 0)) != OPRA_OK)
-		goto done;
-	Opra__V1__ServiceListReply reply = OPRA__V1__SERVICE_LIST_REPLY__INIT;
-	reply.n_services = set.n;
-	reply.services = set.ptrs;
-	rc = call_reply(c, &reply.base);
-done:
-	service_set_free(&set);
-	PQclear(r);
-	return rc;
-}
-
-static int asset_list(call *c, const ProtobufCMessage *in)
-{
-	const Opra__V1__ListRequest *req = (const Opra__V1__ListRequest *)in;
-	PGresult *r = NULL;
-	asset_set set = {0};
+	obj_set set = {0};
 	char uid[32];
 	int rc;
 
@@ -1554,22 +1479,29 @@ static int asset_list(call *c, const ProtobufCMessage *in)
 		goto done;
 	const char *p[3] = {uid[0] ? uid : NULL, req->include_removed ? "true" : "false",
 			    req->type};
-	rc = db_exec(&r, c->db, 1,
-		     "SELECT " ASSET_COLS ASSET_FROM
-		     "WHERE ($1::bigint IS NULL OR a.unit_id = $1::bigint) "
-		     "AND ($2::boolean OR a.removed_at IS NULL) AND ($3 = '' OR a.type = $3) "
-		     "ORDER BY a.name, a.removed_at NULLS FIRST, a.id",
-		     3, p);
-	if (rc != OPRA_OK || (rc = asset_set_fill(&set, r, 0)) != OPRA_OK)
+	rc = db_exec(&r, c->db, 1, kinds[k].list, kinds[k].n_list_params, p);
+	if (rc != OPRA_OK || (rc = obj_set_fill(&set, k, r, 0)) != OPRA_OK)
 		goto done;
-	Opra__V1__AssetListReply reply = OPRA__V1__ASSET_LIST_REPLY__INIT;
-	reply.n_assets = set.n;
-	reply.assets = set.ptrs;
-	rc = call_reply(c, &reply.base);
+	rc = list_reply(c, &set);
 done:
-	asset_set_free(&set);
+	obj_set_free(&set);
 	PQclear(r);
 	return rc;
+}
+
+static int unit_list(call *c, const ProtobufCMessage *in)
+{
+	return obj_list(c, KIND_UNIT, (const Opra__V1__ListRequest *)in);
+}
+
+static int service_list(call *c, const ProtobufCMessage *in)
+{
+	return obj_list(c, KIND_SERVICE, (const Opra__V1__ListRequest *)in);
+}
+
+static int asset_list(call *c, const ProtobufCMessage *in)
+{
+	return obj_list(c, KIND_ASSET, (const Opra__V1__ListRequest *)in);
 }
 
 static int show_validate(const ProtobufCMessage *in)
@@ -1577,109 +1509,64 @@ static int show_validate(const ProtobufCMessage *in)
 	return check_name("the name", ((const Opra__V1__ShowRequest *)in)->name);
 }
 
-static int not_found(inv_kind k, const char *name)
+/* Sets u's children to the names of the active units under unit id (text).
+ * They point into *kids; *children is the pointer array: the caller frees
+ * both. */
+static int unit_children(PGresult **kids, char ***children, Opra__V1__Unit *u, call *c,
+			 const char *id)
 {
-	return opra_err_set(OPRA_NOT_FOUND, "no %s named '%s' (see 'opra %s list')", kinds[k].word,
-			    name, kinds[k].word);
+	const char *p[1] = {id};
+	int rc = db_exec(kids, c->db, 1,
+			 "SELECT name FROM units WHERE parent_id = $1::bigint AND removed_at IS "
+			 "NULL ORDER BY name",
+			 1, p);
+	if (rc != OPRA_OK)
+		return rc;
+	size_t n = (size_t)PQntuples(*kids);
+	if ((*children = opra_calloc(n + 1, sizeof(**children))) == NULL)
+		return oom();
+	for (size_t i = 0; i < n; i++)
+		(*children)[i] = PQgetvalue(*kids, (int)i, 0);
+	u->n_children = n;
+	u->children = *children;
+	return OPRA_OK;
 }
 
-static int unit_show(call *c, const ProtobufCMessage *in)
+/* The active object `name`; a unit comes with its children. */
+static int obj_show(call *c, inv_kind k, const char *name)
 {
-	const char *name = ((const Opra__V1__ShowRequest *)in)->name;
 	PGresult *r = NULL, *kids = NULL;
 	char **children = NULL;
-	const char *p[1] = {name};
+	inv_obj o;
 	int rc;
 
-	rc = db_exec(&r, c->db, 1,
-		     "SELECT " UNIT_COLS UNIT_FROM "WHERE u.name = $1 AND u.removed_at IS NULL", 1,
-		     p);
-	if (rc != OPRA_OK)
+	if ((rc = obj_find(&r, &o, c, k, name)) != OPRA_OK)
 		goto done;
-	if (PQntuples(r) == 0) {
-		rc = not_found(KIND_UNIT, name);
+	if (k == KIND_UNIT &&
+	    (rc = unit_children(&kids, &children, &o.unit, c, PQgetvalue(r, 0, 0))) != OPRA_OK)
 		goto done;
-	}
-	const char *id[1] = {PQgetvalue(r, 0, 0)};
-	rc = db_exec(&kids, c->db, 1,
-		     "SELECT name FROM units WHERE parent_id = $1::bigint AND removed_at IS NULL "
-		     "ORDER BY name",
-		     1, id);
-	if (rc != OPRA_OK)
-		goto done;
-	size_t n = (size_t)PQntuples(kids);
-	if ((children = opra_calloc(n + 1, sizeof(*children))) == NULL) {
-		rc = oom();
-		goto done;
-	}
-	for (size_t i = 0; i < n; i++)
-		children[i] = PQgetvalue(kids, (int)i, 0);
-	Opra__V1__Unit u;
-	unit_from_row(&u, r, 0, 0);
-	u.n_children = n;
-	u.children = children;
-	Opra__V1__UnitReply reply = OPRA__V1__UNIT_REPLY__INIT;
-	reply.unit = &u;
-	rc = call_reply(c, &reply.base);
+	rc = obj_reply(c, k, &o);
 done:
 	opra_free(children);
+	obj_clear(k, &o);
 	PQclear(kids);
 	PQclear(r);
 	return rc;
 }
 
+static int unit_show(call *c, const ProtobufCMessage *in)
+{
+	return obj_show(c, KIND_UNIT, ((const Opra__V1__ShowRequest *)in)->name);
+}
+
 static int service_show(call *c, const ProtobufCMessage *in)
 {
-	const char *name = ((const Opra__V1__ShowRequest *)in)->name;
-	PGresult *r = NULL;
-	const char *p[1] = {name};
-	int rc = db_exec(&r, c->db, 1,
-			 "SELECT " SERVICE_COLS SERVICE_FROM
-			 "WHERE s.name = $1 AND s.removed_at IS NULL",
-			 1, p);
-	if (rc != OPRA_OK)
-		goto done;
-	if (PQntuples(r) == 0) {
-		rc = not_found(KIND_SERVICE, name);
-		goto done;
-	}
-	Opra__V1__Service s;
-	service_from_row(&s, r, 0, 0);
-	Opra__V1__ServiceReply reply = OPRA__V1__SERVICE_REPLY__INIT;
-	reply.service = &s;
-	rc = call_reply(c, &reply.base);
-done:
-	PQclear(r);
-	return rc;
+	return obj_show(c, KIND_SERVICE, ((const Opra__V1__ShowRequest *)in)->name);
 }
 
 static int asset_show(call *c, const ProtobufCMessage *in)
 {
-	const char *name = ((const Opra__V1__ShowRequest *)in)->name;
-	PGresult *r = NULL;
-	Opra__V1__Asset a;
-	const char *p[1] = {name};
-	int rc;
-
-	opra__v1__asset__init(&a);
-	rc = db_exec(&r, c->db, 1,
-		     "SELECT " ASSET_COLS ASSET_FROM "WHERE a.name = $1 AND a.removed_at IS NULL",
-		     1, p);
-	if (rc != OPRA_OK)
-		goto done;
-	if (PQntuples(r) == 0) {
-		rc = not_found(KIND_ASSET, name);
-		goto done;
-	}
-	if ((rc = asset_from_row(&a, r, 0, 0)) != OPRA_OK)
-		goto done;
-	Opra__V1__AssetReply reply = OPRA__V1__ASSET_REPLY__INIT;
-	reply.asset = &a;
-	rc = call_reply(c, &reply.base);
-done:
-	asset_clear(&a);
-	PQclear(r);
-	return rc;
+	return obj_show(c, KIND_ASSET, ((const Opra__V1__ShowRequest *)in)->name);
 }
 
 /* ---- Link / Unlink ---- */
@@ -1715,8 +1602,7 @@ static int inv_link(call *c, const Opra__V1__LinkRequest *r, int create)
 
 	if ((rc = obj_lock(&svc, c, KIND_SERVICE, r->service, 0)) != OPRA_OK)
 		goto done;
-	if ((rc = scope_check(c, svc.unit_id, "unit '%s' (of service '%s') is outside it", svc.unit,
-			      r->service)) != OPRA_OK)
+	if ((rc = obj_scope(c, KIND_SERVICE, &svc, r->service)) != OPRA_OK)
 		goto done;
 	/* The names travel as one JSON array parameter. */
 	if ((names = string_array(r->assets, r->n_assets)) == NULL ||
@@ -1833,22 +1719,11 @@ static int tree_validate(const ProtobufCMessage *in)
 static int tree_asset(call *c, const char *name)
 {
 	PGresult *ra = NULL, *rs = NULL;
-	Opra__V1__Asset a;
-	service_set set = {0};
-	const char *p[1] = {name};
+	inv_obj a;
+	obj_set set = {0};
 	int rc;
 
-	opra__v1__asset__init(&a);
-	rc = db_exec(&ra, c->db, 1,
-		     "SELECT " ASSET_COLS ASSET_FROM "WHERE a.name = $1 AND a.removed_at IS NULL",
-		     1, p);
-	if (rc != OPRA_OK)
-		goto done;
-	if (PQntuples(ra) == 0) {
-		rc = not_found(KIND_ASSET, name);
-		goto done;
-	}
-	if ((rc = asset_from_row(&a, ra, 0, 0)) != OPRA_OK)
+	if ((rc = obj_find(&ra, &a, c, KIND_ASSET, name)) != OPRA_OK)
 		goto done;
 	const char *id[1] = {PQgetvalue(ra, 0, 0)};
 	rc = db_exec(&rs, c->db, 1,
@@ -1856,18 +1731,18 @@ static int tree_asset(call *c, const char *name)
 		     "JOIN services s ON s.id = l.service_id JOIN units un ON un.id = s.unit_id "
 		     "WHERE l.asset_id = $1::bigint AND s.removed_at IS NULL ORDER BY s.name",
 		     1, id);
-	if (rc != OPRA_OK || (rc = service_set_fill(&set, rs, 0)) != OPRA_OK)
+	if (rc != OPRA_OK || (rc = obj_set_fill(&set, KIND_SERVICE, rs, 0)) != OPRA_OK)
 		goto done;
 	Opra__V1__AssetTree tree = OPRA__V1__ASSET_TREE__INIT;
-	tree.asset = &a;
+	tree.asset = &a.asset;
 	tree.n_services = set.n;
-	tree.services = set.ptrs;
+	tree.services = (Opra__V1__Service **)set.ptrs;
 	Opra__V1__InventoryShowReply reply = OPRA__V1__INVENTORY_SHOW_REPLY__INIT;
 	reply.asset = &tree;
 	rc = call_reply(c, &reply.base);
 done:
-	service_set_free(&set);
-	asset_clear(&a);
+	obj_set_free(&set);
+	obj_clear(KIND_ASSET, &a);
 	PQclear(rs);
 	PQclear(ra);
 	return rc;
@@ -1880,8 +1755,7 @@ done:
 static int tree_services(call *c, const char *name)
 {
 	PGresult *rs = NULL, *ra = NULL;
-	service_set services = {0};
-	asset_set assets = {0};
+	obj_set services = {0}, assets = {0};
 	Opra__V1__ServiceTree *trees = NULL, **tptrs = NULL;
 	const char *p[1] = {name};
 	int rc;
@@ -1897,7 +1771,7 @@ static int tree_services(call *c, const char *name)
 		rc = not_found(KIND_SERVICE, name);
 		goto done;
 	}
-	if ((rc = service_set_fill(&services, rs, 0)) != OPRA_OK)
+	if ((rc = obj_set_fill(&services, KIND_SERVICE, rs, 0)) != OPRA_OK)
 		goto done;
 	rc = db_exec(&ra, c->db, 1,
 		     "SELECT l.service_id, " ASSET_COLS " FROM service_assets l "
@@ -1907,7 +1781,7 @@ static int tree_services(call *c, const char *name)
 		     "AND a.removed_at IS NULL ORDER BY ls.name, ls.id, " ASSET_TYPE_ORDER
 		     ", a.name",
 		     1, p);
-	if (rc != OPRA_OK || (rc = asset_set_fill(&assets, ra, 1)) != OPRA_OK)
+	if (rc != OPRA_OK || (rc = obj_set_fill(&assets, KIND_ASSET, ra, 1)) != OPRA_OK)
 		goto done;
 	trees = opra_calloc(services.n + 1, sizeof(*trees));
 	tptrs = opra_calloc(services.n + 1, sizeof(*tptrs));
@@ -1922,9 +1796,9 @@ static int tree_services(call *c, const char *name)
 		while (k < assets.n && to_ll(PQgetvalue(ra, (int)k, 0)) == sid)
 			k++;
 		opra__v1__service_tree__init(&trees[i]);
-		trees[i].service = services.ptrs[i];
+		trees[i].service = &services.rows[i].service;
 		trees[i].n_assets = k - start;
-		trees[i].assets = assets.ptrs + start;
+		trees[i].assets = (Opra__V1__Asset **)(assets.ptrs + start);
 		tptrs[i] = &trees[i];
 	}
 	Opra__V1__InventoryShowReply reply = OPRA__V1__INVENTORY_SHOW_REPLY__INIT;
@@ -1934,8 +1808,8 @@ static int tree_services(call *c, const char *name)
 done:
 	opra_free(trees);
 	opra_free(tptrs);
-	asset_set_free(&assets);
-	service_set_free(&services);
+	obj_set_free(&assets);
+	obj_set_free(&services);
 	PQclear(ra);
 	PQclear(rs);
 	return rc;
