@@ -19,6 +19,7 @@ extern const service_impl svc_system;
 extern const service_impl svc_user;
 extern const service_impl svc_model;
 extern const service_impl svc_inventory;
+extern const service_impl svc_bulk;
 
 /* Every service the server offers. Adding a service: write svc_x.c with a
  * service_impl and list it here. */
@@ -27,6 +28,7 @@ static const service_impl *const services[] = {
 	&svc_user,
 	&svc_model,
 	&svc_inventory,
+	&svc_bulk,
 };
 
 typedef struct {
