@@ -203,5 +203,7 @@ int cmd_asset_show(cli_ctx *ctx, const cli_args *args);
 int cmd_asset_update(cli_ctx *ctx, const cli_args *args);
 int cmd_asset_remove(cli_ctx *ctx, const cli_args *args);
 int cmd_inventory_show(cli_ctx *ctx, const cli_args *args);
+int cmd_inventory_import(cli_ctx *ctx, const cli_args *args);
+int cmd_inventory_export(cli_ctx *ctx, const cli_args *args);
 
 #endif

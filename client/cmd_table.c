@@ -12,7 +12,7 @@ const cli_noun cli_nouns[] = {
 	{"unit", "Organisational units: the tree of sites and business units"},
 	{"service", "Services: owning unit, mission, criticality, supporting assets"},
 	{"asset", "Assets: people, information, technology, facilities"},
-	{"inventory", "The dependency tree: a service's assets, an asset's services"},
+	{"inventory", "The dependency tree; bulk import and export of the whole inventory"},
 	{NULL, NULL},
 };
 
@@ -107,6 +107,28 @@ static const cli_optspec asset_list_opts[] = {
 
 static const cli_optspec inventory_show_opts[] = {
 	{"--asset", 0, "ASSET", "the services that depend on ASSET instead", false, NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+static const char *const bulk_formats[] = {"csv", "json", NULL};
+static const char *const bulk_kinds[] = {"unit", "service", "asset", "link", NULL};
+
+static const cli_optspec inventory_import_opts[] = {
+	{"--format", 0, "FORMAT", "csv or json (default: guessed from the file)", false,
+	 bulk_formats},
+	{"--kind", 0, "KIND",
+	 "unit, service, asset or link: the kind of a CSV file without a "
+	 "kind column (default: from the file name)",
+	 false, bulk_kinds},
+	{"--dry-run", 0, NULL, "report what would change; change nothing", false, NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+static const cli_optspec inventory_export_opts[] = {
+	{"--format", 0, "FORMAT", "csv (the default) or json", false, bulk_formats},
+	{"--output", 'o', "PATH", "write to PATH (atomically) instead of stdout", false, NULL},
+	{"--all", 0, NULL, "include removed objects, with a removed column (not importable)", false,
+	 NULL},
 	{NULL, 0, NULL, NULL, false, NULL},
 };
 
@@ -584,6 +606,50 @@ const cli_command cli_commands[] = {
 	 "Exit 2 when both SERVICE and --asset are given, 3 when the service or\n"
 	 "asset does not exist. Any token.",
 	 inventory_show_opts, 0, 1, CLI_NEEDS_TOKEN},
+	{"inventory", "import", cmd_inventory_import,
+	 "opra inventory import FILE [--format csv|json] [--kind KIND] [--dry-run]",
+	 "Create and update units, services, assets and links from a CSV or JSON file",
+	 "Reads FILE (CSV or JSON, see docs/inventory.md), checks every record and\n"
+	 "sends them to the server in batches of 2000; the server applies them all\n"
+	 "in one transaction at the end, upserting by name. A record is the whole\n"
+	 "desired state of its object, so importing the same file again changes\n"
+	 "nothing, and a failing import changes nothing at all. A batch whose\n"
+	 "connection drops is sent again with the same idempotency key (up to 5\n"
+	 "times), so a resumed import does not duplicate anything. On a terminal a\n"
+	 "progress line on stderr shows the records sent and how much of the file\n"
+	 "was read. --dry-run reports what would change and changes nothing.\n"
+	 "\n"
+	 "  $ opra inventory import inventory.csv\n"
+	 "  imported inventory.csv: units 2 created, 0 updated, 0 unchanged; ...\n"
+	 "\n"
+	 "With --json: {\"file\", \"dry_run\", \"records\", \"units\": {\"created\",\n"
+	 "\"updated\", \"unchanged\"}, \"services\": {...}, \"assets\": {...},\n"
+	 "\"links\": {...}}. An export made with --all (a removed column) is refused.\n"
+	 "\n"
+	 "Exit 6 when the file is bad (the message names file, line and field) or\n"
+	 "the server refuses a record, 3 when FILE does not exist, 4 when your\n"
+	 "token may not import (admin, program-office and automation may).",
+	 inventory_import_opts, 1, 1, CLI_NEEDS_TOKEN},
+	{"inventory", "export", cmd_inventory_export,
+	 "opra inventory export [--format csv|json] [-o PATH] [--all]",
+	 "Write the whole inventory as a CSV or JSON file that import reads",
+	 "Writes every unit, service, asset and link, in name order, as one typed\n"
+	 "CSV file (columns kind,name,parent,site,unit,mission,criticality,type,\n"
+	 "owner,description,tags,service,asset; tags joined with ';') or as JSON\n"
+	 "{\"units\": [...], \"services\": [...], \"assets\": [...], \"links\": [...]}.\n"
+	 "The file re-imports with everything unchanged. -o PATH writes the file\n"
+	 "atomically (never a partial file); otherwise it goes to stdout. --all\n"
+	 "adds removed objects and a removed column/field; such a file is for\n"
+	 "history and import refuses it.\n"
+	 "\n"
+	 "  $ opra inventory export -o inventory.csv\n"
+	 "  wrote 2 units, 1 services, 2 assets, 1 links to inventory.csv (CSV, 412 bytes)\n"
+	 "\n"
+	 "With --json and no -o stdout holds the JSON export itself; with -o\n"
+	 "{\"path\", \"format\", \"bytes\", \"all\", \"units\", \"services\", \"assets\",\n"
+	 "\"links\"} (counts). Exit 3 when the directory of PATH does not exist.\n"
+	 "Exit 4 when your token may not export.",
+	 inventory_export_opts, 0, 0, CLI_NEEDS_TOKEN},
 
 	{NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0},
 };

@@ -4,8 +4,12 @@
 #include "opra_err.h"
 #include "opra_text.h"
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void out_init(out_ctx *o, FILE *out, FILE *err, bool json, bool quiet)
 {
@@ -277,4 +281,129 @@ void out_table_free(out_table *t)
 		return;
 	opra_free(t->cells);
 	memset(t, 0, sizeof(*t));
+}
+
+/* ---- files -------------------------------------------------------------- */
+
+/* The status for a failed file operation, with the message set. */
+static int file_error(int err, const char *what, const char *path)
+{
+	int status = OPRA_INTERNAL;
+
+	if (err == EACCES || err == EPERM || err == EROFS)
+		status = OPRA_PERMISSION_DENIED;
+	else if (err == ENOENT || err == ENOTDIR)
+		status = OPRA_NOT_FOUND;
+	else if (err == ENOSPC || err == EDQUOT)
+		status = OPRA_RESOURCE_EXHAUSTED;
+	return opra_err_set(status, "cannot %s '%s': %s", what, path, strerror(err));
+}
+
+/* The directory part of path ("." when there is none) into dir. */
+static int split_dir(char *dir, size_t size, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	int n;
+
+	if (slash == NULL)
+		n = snprintf(dir, size, ".");
+	else if (slash == path)
+		n = snprintf(dir, size, "/");
+	else
+		n = snprintf(dir, size, "%.*s", (int)(slash - path), path);
+	if (n < 0 || (size_t)n >= size)
+		return opra_err_set(OPRA_INVALID_ARGUMENT, "the path '%.200s' is too long", path);
+	return OPRA_OK;
+}
+
+/* Checks that path can be a file: its directory exists and path is not a
+ * directory. Done before asking the server, and again by the write. */
+int out_check_output_path(const char *path)
+{
+	char dir[4096];
+	struct stat st;
+	size_t len = strlen(path);
+	int rc;
+
+	if (len == 0 || path[len - 1] == '/')
+		return opra_err_set(OPRA_INVALID_ARGUMENT,
+				    "-o needs a file name, not a directory ('%.200s')", path);
+	if ((rc = split_dir(dir, sizeof(dir), path)) != OPRA_OK)
+		return rc;
+	if (stat(dir, &st) != 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return opra_err_set(OPRA_NOT_FOUND,
+					    "cannot write '%s': the directory '%s' does not exist "
+					    "(create it first)",
+					    path, dir);
+		return file_error(errno, "use the directory of", path);
+	}
+	if (!S_ISDIR(st.st_mode))
+		return opra_err_set(OPRA_NOT_FOUND, "cannot write '%s': '%s' is not a directory",
+				    path, dir);
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return opra_err_set(OPRA_INVALID_ARGUMENT,
+				    "cannot write '%s': it is a directory; -o needs a file name",
+				    path);
+	return OPRA_OK;
+}
+
+/* Writes data to path atomically: a temporary file in the same directory,
+ * flushed to disk, then renamed over path. Readers see the old file or the
+ * whole new one, never a part; on failure the temporary file is removed. */
+int out_write_atomic(const char *path, const void *data, size_t len)
+{
+	char dir[4096], tmp[4200];
+	const char *base = strrchr(path, '/');
+	const unsigned char *p = data;
+	int fd = -1, rc;
+	mode_t mask;
+
+	if ((rc = out_check_output_path(path)) != OPRA_OK)
+		return rc;
+	if ((rc = split_dir(dir, sizeof(dir), path)) != OPRA_OK)
+		return rc;
+	base = base ? base + 1 : path;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, base) >= sizeof(tmp))
+		return opra_err_set(OPRA_INVALID_ARGUMENT, "the path '%.200s' is too long", path);
+	if ((fd = mkstemp(tmp)) < 0)
+		return file_error(errno, "create a temporary file next to", path);
+	/* mkstemp makes 0600; give the file the mode a plain create would. */
+	mask = umask(0);
+	umask(mask);
+	if (fchmod(fd, 0666 & ~mask) != 0) {
+		rc = file_error(errno, "set the mode of", tmp);
+		goto fail;
+	}
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = file_error(errno, "write", tmp);
+			goto fail;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fsync(fd) != 0) {
+		rc = file_error(errno, "write", tmp);
+		goto fail;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		rc = file_error(errno, "write", tmp);
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0) {
+		rc = file_error(errno, "rename the temporary file to", path);
+		goto fail;
+	}
+	return OPRA_OK;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return rc;
 }

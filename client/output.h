@@ -97,4 +97,15 @@ int out_table_add(out_table *t, const char *const *row);
 void out_table_print(out_ctx *o, const out_table *t);
 void out_table_free(out_table *t);
 
+/* Checks that path can be a file written by out_write_atomic: its
+ * directory exists and path is not a directory. OPRA_OK; otherwise
+ * INVALID_ARGUMENT (not a file name: a usage mistake), NOT_FOUND (no such
+ * directory) or another status, with the message set. */
+int out_check_output_path(const char *path);
+/* Writes len bytes of data to path atomically: a temporary file in the same
+ * directory, flushed, then renamed over path, so readers see the old file
+ * or the whole new one, never a part. Returns OPRA_OK or a status with the
+ * message set (the temporary file is removed on failure). */
+int out_write_atomic(const char *path, const void *data, size_t len);
+
 #endif

@@ -346,6 +346,5 @@ for c in "unit add" "unit list" "unit show" "unit update" "unit remove" "service
 	[ "$RC" -eq 0 ] && printf '%s' "$OUT" | grep -q "^usage: opra $c" &&
 		printf '%s' "$OUT" | grep -q "Exit " && pass "help $c" || fail "help $c: $OUT"
 done
-expect_rc 2 "inventory import is not there yet" opra inventory import x.csv
 expect_rc 0 "server still answers" opra unit list --json
 finish
