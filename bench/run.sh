@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the benchmarks on this machine and prints each figure next to the
 # baseline measured in the same run. Usage: bench/run.sh [--quick|--full]
-#   --quick  (default) about a minute: 2 s per cell
-#   --full   5 s per cell
+#   --quick  (default) about a minute: 2 s per cell, bulk import of 31k rows
+#   --full   5 s per cell, bulk import of 100k assets, 10k services, 200k links
 # Builds into build-bench (Release), starts oprad on its embedded PostgreSQL
 # in a temporary state dir, and stops everything on exit.
 set -euo pipefail
@@ -64,6 +64,13 @@ fi
 echo
 "$build/bench/bench_inventory" --server "$url" --token "$(cat "$state/s/admin.token")" \
 	--db "host=$state/s/run port=5432 user=opra dbname=opra" --assets 1000 --runs $((seconds * 15))
+echo
+if [ "$seconds" -ge 5 ]; then sizes=(100000 10000 200000); else sizes=(10000 1000 20000); fi
+if "$build/opra" help inventory import >/dev/null 2>&1; then
+	"$here/bench/bench_bulk.sh" "$build" "$url" "$(cat "$state/s/admin.token")" "$state/s/run" "${sizes[@]}"
+else
+	echo "(skipping the bulk import benchmark: this build has no 'opra inventory import')"
+fi
 rss=$(awk '/VmHWM/{print $2}' "/proc/$pid/status")
 echo
 echo "oprad peak RSS: $((rss / 1024)) MiB"

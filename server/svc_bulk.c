@@ -594,11 +594,12 @@ static int apply_services(commit_ctx *x, unsigned long long *created, unsigned l
 		return rc;
 	return apply(
 		x,
-		"WITH s AS (SELECT r.name, un.id AS unit_id, r.mission, "
+		"WITH s AS MATERIALIZED (SELECT r.name, un.id AS unit_id, r.mission, "
 		"  coalesce(nullif(r.criticality, ''), 'medium') AS criticality "
 		"  FROM import_rows r JOIN units un ON un.name = r.unit AND un.removed_at IS NULL "
 		"  WHERE r.import_id = $1 AND r.kind = 'service'), "
-		"old AS (SELECT v.id, v.name, ou.name AS unit, v.mission, v.criticality, v.version "
+		"old AS MATERIALIZED (SELECT v.id, v.name, ou.name AS unit, v.mission, "
+		"v.criticality, v.version "
 		"  FROM services v JOIN units ou ON ou.id = v.unit_id "
 		"  WHERE v.removed_at IS NULL AND v.name IN (SELECT name FROM s)), "
 		"up AS (INSERT INTO services (name, unit_id, mission, criticality) "
@@ -642,11 +643,13 @@ static int apply_assets(commit_ctx *x, unsigned long long *created, unsigned lon
 		return rc;
 	return apply(
 		x,
-		"WITH s AS (SELECT r.name, r.type, un.id AS unit_id, r.owner, r.description, "
+		"WITH s AS MATERIALIZED (SELECT r.name, r.type, un.id AS unit_id, r.owner, "
+		"r.description, "
 		"r.tags "
 		"  FROM import_rows r LEFT JOIN units un ON un.name = r.unit AND un.removed_at IS "
 		"NULL WHERE r.import_id = $1 AND r.kind = 'asset'), "
-		"old AS (SELECT a.id, a.name, a.type, coalesce(ou.name, '') AS unit, a.owner, "
+		"old AS MATERIALIZED (SELECT a.id, a.name, a.type, coalesce(ou.name, '') AS unit, "
+		"a.owner, "
 		"a.description, a.tags, a.version FROM assets a LEFT JOIN units ou ON ou.id = "
 		"a.unit_id WHERE a.removed_at IS NULL AND a.name IN (SELECT name FROM s)), "
 		"up AS (INSERT INTO assets (name, type, unit_id, owner, description, tags) "
