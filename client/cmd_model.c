@@ -611,17 +611,9 @@ int cmd_model_export(cli_ctx *ctx, const cli_args *args)
 		code = out_fail(ctx->out, rc);
 		goto done;
 	}
-	if (to_stdout) {
-		if (ctx->out->json)
-			ctx->out->json_done = true; /* the model is the one document */
-		if (text.len && fwrite(text.data, 1, text.len, ctx->out->out) != text.len)
-			code = out_error(ctx->out, OPRA_INTERNAL, "cannot write to stdout", NULL);
+	code = out_emit_text(ctx->out, to_stdout ? NULL : path, text.data, text.len);
+	if (code != 0 || to_stdout)
 		goto done;
-	}
-	if ((rc = out_write_atomic(path, text.data, text.len)) != OPRA_OK) {
-		code = out_fail(ctx->out, rc);
-		goto done;
-	}
 	if (ctx->out->json) {
 		json_t *o = json_object();
 		int bad = 0;

@@ -407,3 +407,16 @@ fail:
 	unlink(tmp);
 	return rc;
 }
+
+int out_emit_text(out_ctx *o, const char *path, const void *data, size_t len)
+{
+	if (path == NULL) {
+		if (o->json)
+			o->json_done = true;
+		if (len && fwrite(data, 1, len, o->out) != len)
+			return out_error(o, OPRA_INTERNAL, "cannot write to stdout", NULL);
+		return 0;
+	}
+	int rc = out_write_atomic(path, data, len);
+	return rc == OPRA_OK ? 0 : out_fail(o, rc);
+}

@@ -107,5 +107,9 @@ int out_check_output_path(const char *path);
  * or the whole new one, never a part. Returns OPRA_OK or a status with the
  * message set (the temporary file is removed on failure). */
 int out_write_atomic(const char *path, const void *data, size_t len);
+/* Writes a command's whole result text to stdout (with --json it then is
+ * the run's one document) or, when path is set, atomically to path.
+ * Returns 0 or the exit code of the failure (already reported). */
+int out_emit_text(out_ctx *o, const char *path, const void *data, size_t len);
 
 #endif
