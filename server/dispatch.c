@@ -24,11 +24,7 @@ extern const service_impl svc_bulk;
 /* Every service the server offers. Adding a service: write svc_x.c with a
  * service_impl and list it here. */
 static const service_impl *const services[] = {
-	&svc_system,
-	&svc_user,
-	&svc_model,
-	&svc_inventory,
-	&svc_bulk,
+	&svc_system, &svc_user, &svc_model, &svc_inventory, &svc_bulk,
 };
 
 typedef struct {
@@ -352,7 +348,8 @@ static int authorize_and_execute(dispatcher *d, method_entry *m, db *dbh,
 		  .req = req,
 		  .peer = peer,
 		  .server = d->info,
-		  .reply = reply};
+		  .reply = reply,
+		  .arg = m->impl->arg};
 	return execute(&c, m, body);
 }
 

@@ -57,6 +57,7 @@ typedef struct {
 	const char *peer; /* remote address, for events and logs */
 	const server_info *server;
 	opra_buf *reply; /* the packed response message; use call_reply */
+	const void *arg; /* the method row's arg */
 } call;
 
 /* Validates a decoded request body before authentication (check order:
@@ -73,6 +74,8 @@ typedef struct {
 	method_validate_fn validate; /* may be NULL */
 	unsigned roles;		     /* ROLE_* bits allowed; ignored when PUBLIC */
 	unsigned flags;		     /* METHOD_* */
+	const void *arg;	     /* handed to fn as call.arg: lets one handler serve
+					several rows (e.g. which kind of object) */
 } method_impl;
 
 typedef struct {

@@ -965,11 +965,11 @@ done:
 #define BULK_WRITERS (ROLE_ADMIN | ROLE_PROGRAM_OFFICE | ROLE_AUTOMATION)
 
 static const method_impl bulk_methods[] = {
-	{"Begin", bulk_begin, begin_validate, BULK_WRITERS, METHOD_MUTATES},
-	{"Stage", bulk_stage, stage_validate, BULK_WRITERS, METHOD_MUTATES},
-	{"Commit", bulk_commit, commit_validate, BULK_WRITERS, METHOD_MUTATES},
-	{"Abort", bulk_abort, abort_validate, BULK_WRITERS, METHOD_MUTATES},
-	{"Export", bulk_export, export_validate, ROLES_ANY, 0},
+	{"Begin", bulk_begin, begin_validate, BULK_WRITERS, METHOD_MUTATES, NULL},
+	{"Stage", bulk_stage, stage_validate, BULK_WRITERS, METHOD_MUTATES, NULL},
+	{"Commit", bulk_commit, commit_validate, BULK_WRITERS, METHOD_MUTATES, NULL},
+	{"Abort", bulk_abort, abort_validate, BULK_WRITERS, METHOD_MUTATES, NULL},
+	{"Export", bulk_export, export_validate, ROLES_ANY, 0, NULL},
 };
 
 const service_impl svc_bulk = {&opra__v1__inventory_bulk__descriptor, bulk_methods,

@@ -1384,21 +1384,6 @@ done:
 	return rc;
 }
 
-static int unit_remove(call *c, const ProtobufCMessage *in)
-{
-	return inv_remove(c, KIND_UNIT, ((const Opra__V1__RemoveRequest *)in)->name);
-}
-
-static int service_remove(call *c, const ProtobufCMessage *in)
-{
-	return inv_remove(c, KIND_SERVICE, ((const Opra__V1__RemoveRequest *)in)->name);
-}
-
-static int asset_remove(call *c, const ProtobufCMessage *in)
-{
-	return inv_remove(c, KIND_ASSET, ((const Opra__V1__RemoveRequest *)in)->name);
-}
-
 /* ---- List and Show ---- */
 
 static int list_check(const Opra__V1__ListRequest *r, int types)
@@ -1489,21 +1474,6 @@ done:
 	return rc;
 }
 
-static int unit_list(call *c, const ProtobufCMessage *in)
-{
-	return obj_list(c, KIND_UNIT, (const Opra__V1__ListRequest *)in);
-}
-
-static int service_list(call *c, const ProtobufCMessage *in)
-{
-	return obj_list(c, KIND_SERVICE, (const Opra__V1__ListRequest *)in);
-}
-
-static int asset_list(call *c, const ProtobufCMessage *in)
-{
-	return obj_list(c, KIND_ASSET, (const Opra__V1__ListRequest *)in);
-}
-
 static int show_validate(const ProtobufCMessage *in)
 {
 	return check_name("the name", ((const Opra__V1__ShowRequest *)in)->name);
@@ -1552,21 +1522,6 @@ done:
 	PQclear(kids);
 	PQclear(r);
 	return rc;
-}
-
-static int unit_show(call *c, const ProtobufCMessage *in)
-{
-	return obj_show(c, KIND_UNIT, ((const Opra__V1__ShowRequest *)in)->name);
-}
-
-static int service_show(call *c, const ProtobufCMessage *in)
-{
-	return obj_show(c, KIND_SERVICE, ((const Opra__V1__ShowRequest *)in)->name);
-}
-
-static int asset_show(call *c, const ProtobufCMessage *in)
-{
-	return obj_show(c, KIND_ASSET, ((const Opra__V1__ShowRequest *)in)->name);
 }
 
 /* ---- Link / Unlink ---- */
@@ -1825,25 +1780,54 @@ static int inventory_show(call *c, const ProtobufCMessage *in)
  * in scope_check). Automation gets no write rows until bulk import. */
 #define INV_WRITERS (ROLE_ADMIN | ROLE_PROGRAM_OFFICE | ROLE_USER)
 
+/* Rows that differ only in the kind of object share one handler; the row's
+ * arg names the kind. */
+static const inv_kind kind_args[] = {KIND_UNIT, KIND_SERVICE, KIND_ASSET};
+#define KIND_ARG(k) ((const void *)&kind_args[k])
+
+static inv_kind kind_of(const call *c)
+{
+	return *(const inv_kind *)c->arg;
+}
+
+static int remove_handler(call *c, const ProtobufCMessage *in)
+{
+	return inv_remove(c, kind_of(c), ((const Opra__V1__RemoveRequest *)in)->name);
+}
+
+static int list_handler(call *c, const ProtobufCMessage *in)
+{
+	return obj_list(c, kind_of(c), (const Opra__V1__ListRequest *)in);
+}
+
+static int show_handler(call *c, const ProtobufCMessage *in)
+{
+	return obj_show(c, kind_of(c), ((const Opra__V1__ShowRequest *)in)->name);
+}
+
 static const method_impl inventory_methods[] = {
-	{"UnitAdd", unit_add, unit_add_validate, INV_WRITERS, METHOD_MUTATES},
-	{"UnitUpdate", unit_update, unit_update_validate, INV_WRITERS, METHOD_MUTATES},
-	{"UnitRemove", unit_remove, remove_validate, INV_WRITERS, METHOD_MUTATES},
-	{"UnitList", unit_list, unit_list_validate, ROLES_ANY, 0},
-	{"UnitShow", unit_show, show_validate, ROLES_ANY, 0},
-	{"ServiceAdd", service_add, service_add_validate, INV_WRITERS, METHOD_MUTATES},
-	{"ServiceUpdate", service_update, service_update_validate, INV_WRITERS, METHOD_MUTATES},
-	{"ServiceRemove", service_remove, remove_validate, INV_WRITERS, METHOD_MUTATES},
-	{"ServiceList", service_list, unit_list_validate, ROLES_ANY, 0},
-	{"ServiceShow", service_show, show_validate, ROLES_ANY, 0},
-	{"ServiceLink", service_link, link_validate, INV_WRITERS, METHOD_MUTATES},
-	{"ServiceUnlink", service_unlink, link_validate, INV_WRITERS, METHOD_MUTATES},
-	{"AssetAdd", asset_add, asset_add_validate, INV_WRITERS, METHOD_MUTATES},
-	{"AssetUpdate", asset_update, asset_update_validate, INV_WRITERS, METHOD_MUTATES},
-	{"AssetRemove", asset_remove, remove_validate, INV_WRITERS, METHOD_MUTATES},
-	{"AssetList", asset_list, asset_list_validate, ROLES_ANY, 0},
-	{"AssetShow", asset_show, show_validate, ROLES_ANY, 0},
-	{"Show", inventory_show, tree_validate, ROLES_ANY, 0},
+	{"UnitAdd", unit_add, unit_add_validate, INV_WRITERS, METHOD_MUTATES, NULL},
+	{"UnitUpdate", unit_update, unit_update_validate, INV_WRITERS, METHOD_MUTATES, NULL},
+	{"UnitRemove", remove_handler, remove_validate, INV_WRITERS, METHOD_MUTATES,
+	 KIND_ARG(KIND_UNIT)},
+	{"UnitList", list_handler, unit_list_validate, ROLES_ANY, 0, KIND_ARG(KIND_UNIT)},
+	{"UnitShow", show_handler, show_validate, ROLES_ANY, 0, KIND_ARG(KIND_UNIT)},
+	{"ServiceAdd", service_add, service_add_validate, INV_WRITERS, METHOD_MUTATES, NULL},
+	{"ServiceUpdate", service_update, service_update_validate, INV_WRITERS, METHOD_MUTATES,
+	 NULL},
+	{"ServiceRemove", remove_handler, remove_validate, INV_WRITERS, METHOD_MUTATES,
+	 KIND_ARG(KIND_SERVICE)},
+	{"ServiceList", list_handler, unit_list_validate, ROLES_ANY, 0, KIND_ARG(KIND_SERVICE)},
+	{"ServiceShow", show_handler, show_validate, ROLES_ANY, 0, KIND_ARG(KIND_SERVICE)},
+	{"ServiceLink", service_link, link_validate, INV_WRITERS, METHOD_MUTATES, NULL},
+	{"ServiceUnlink", service_unlink, link_validate, INV_WRITERS, METHOD_MUTATES, NULL},
+	{"AssetAdd", asset_add, asset_add_validate, INV_WRITERS, METHOD_MUTATES, NULL},
+	{"AssetUpdate", asset_update, asset_update_validate, INV_WRITERS, METHOD_MUTATES, NULL},
+	{"AssetRemove", remove_handler, remove_validate, INV_WRITERS, METHOD_MUTATES,
+	 KIND_ARG(KIND_ASSET)},
+	{"AssetList", list_handler, asset_list_validate, ROLES_ANY, 0, KIND_ARG(KIND_ASSET)},
+	{"AssetShow", show_handler, show_validate, ROLES_ANY, 0, KIND_ARG(KIND_ASSET)},
+	{"Show", inventory_show, tree_validate, ROLES_ANY, 0, NULL},
 };
 
 const service_impl svc_inventory = {&opra__v1__inventory__descriptor, inventory_methods,

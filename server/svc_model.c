@@ -937,11 +937,11 @@ done:
 }
 
 static const method_impl model_methods[] = {
-	{"List", model_list, NULL, ROLES_ANY, 0},
-	{"Show", model_show, show_validate, ROLES_ANY, 0},
-	{"Import", model_import, import_validate, ROLE_ADMIN, METHOD_MUTATES},
-	{"Export", model_export, export_validate, ROLES_ANY, 0},
-	{"Map", model_map, map_validate, ROLES_ANY, 0},
+	{"List", model_list, NULL, ROLES_ANY, 0, NULL},
+	{"Show", model_show, show_validate, ROLES_ANY, 0, NULL},
+	{"Import", model_import, import_validate, ROLE_ADMIN, METHOD_MUTATES, NULL},
+	{"Export", model_export, export_validate, ROLES_ANY, 0, NULL},
+	{"Map", model_map, map_validate, ROLES_ANY, 0, NULL},
 };
 
 const service_impl svc_model = {&opra__v1__model__descriptor, model_methods,

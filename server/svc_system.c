@@ -28,8 +28,8 @@ static int system_whoami(call *c, const ProtobufCMessage *in)
 }
 
 static const method_impl system_methods[] = {
-	{"Ping", system_ping, NULL, 0, METHOD_PUBLIC},
-	{"Whoami", system_whoami, NULL, ROLES_ANY, 0},
+	{"Ping", system_ping, NULL, 0, METHOD_PUBLIC, NULL},
+	{"Whoami", system_whoami, NULL, ROLES_ANY, 0, NULL},
 };
 
 const service_impl svc_system = {&opra__v1__system__descriptor, system_methods,

@@ -229,9 +229,10 @@ done:
 }
 
 static const method_impl user_methods[] = {
-	{"Add", user_add, user_add_validate, ROLE_ADMIN, METHOD_MUTATES | METHOD_SECRET_REPLY},
-	{"List", user_list, NULL, ROLE_ADMIN, 0},
-	{"Revoke", user_revoke, user_revoke_validate, ROLE_ADMIN, METHOD_MUTATES},
+	{"Add", user_add, user_add_validate, ROLE_ADMIN, METHOD_MUTATES | METHOD_SECRET_REPLY,
+	 NULL},
+	{"List", user_list, NULL, ROLE_ADMIN, 0, NULL},
+	{"Revoke", user_revoke, user_revoke_validate, ROLE_ADMIN, METHOD_MUTATES, NULL},
 };
 
 const service_impl svc_user = {&opra__v1__user__descriptor, user_methods,
