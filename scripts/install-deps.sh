@@ -17,7 +17,7 @@ set -euo pipefail
 REQUIRED=(
 	build-essential cmake pkg-config
 	protobuf-c-compiler libprotobuf-c-dev
-	libnng-dev libpq-dev libcmocka-dev libsodium-dev libjansson-dev libyaml-dev
+	libnng-dev libpq-dev libcmocka-dev libsodium-dev libssl-dev libjansson-dev libyaml-dev
 	postgresql
 	python3
 )

@@ -112,7 +112,9 @@ static int map_sqlstate(const char *st)
 {
 	if (strcmp(st, "23505") == 0)
 		return OPRA_ALREADY_EXISTS;
-	if (strcmp(st, "23503") == 0)
+	/* foreign key violation; object not in prerequisite state (a sealed
+	 * appraisal, raised by append_event) */
+	if (strcmp(st, "23503") == 0 || strcmp(st, "55000") == 0)
 		return OPRA_FAILED_PRECONDITION;
 	if (strcmp(st, "23514") == 0 || strcmp(st, "23502") == 0 || strncmp(st, "22", 2) == 0)
 		return OPRA_INVALID_ARGUMENT;

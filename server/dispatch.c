@@ -20,11 +20,15 @@ extern const service_impl svc_user;
 extern const service_impl svc_model;
 extern const service_impl svc_inventory;
 extern const service_impl svc_bulk;
+extern const service_impl svc_appraisal;
+extern const service_impl svc_evidence;
+extern const service_impl svc_events;
 
 /* Every service the server offers. Adding a service: write svc_x.c with a
  * service_impl and list it here. */
 static const service_impl *const services[] = {
-	&svc_system, &svc_user, &svc_model, &svc_inventory, &svc_bulk,
+	&svc_system, &svc_user,	     &svc_model,    &svc_inventory,
+	&svc_bulk,   &svc_appraisal, &svc_evidence, &svc_events,
 };
 
 typedef struct {
@@ -279,7 +283,8 @@ static int execute(call *c, const method_entry *m, const ProtobufCMessage *body)
 	opra_buf stored = OPRA_BUF_INIT;
 	if ((rc = db_begin(c->db)) != OPRA_OK)
 		goto done;
-	if ((rc = idem_claim(c, m, &state, &stored)) != OPRA_OK)
+	if (!(m->impl->flags & METHOD_NO_KEY) &&
+	    (rc = idem_claim(c, m, &state, &stored)) != OPRA_OK)
 		goto done;
 	if (state == IDEM_REPLAY) {
 		opra_buf_reset(c->reply);
@@ -290,7 +295,7 @@ static int execute(call *c, const method_entry *m, const ProtobufCMessage *body)
 	}
 	if ((rc = m->impl->fn(c, body)) != OPRA_OK)
 		goto done;
-	if ((rc = idem_store(c, m)) != OPRA_OK)
+	if (!(m->impl->flags & METHOD_NO_KEY) && (rc = idem_store(c, m)) != OPRA_OK)
 		goto done;
 	rc = db_commit(c->db);
 done:
@@ -401,7 +406,8 @@ int dispatch_handle(dispatcher *d, db *dbh, const uint8_t *data, size_t len, con
 	}
 	if (m->impl->validate && (rc = m->impl->validate(body)) != OPRA_OK)
 		goto done;
-	if ((m->impl->flags & METHOD_MUTATES) && req->idempotency_key[0] == '\0') {
+	if ((m->impl->flags & METHOD_MUTATES) && !(m->impl->flags & METHOD_NO_KEY) &&
+	    req->idempotency_key[0] == '\0') {
 		rc = opra_err_set(OPRA_INVALID_ARGUMENT,
 				  "%s changes data and needs an idempotency key in the request "
 				  "envelope (one per logical operation)",

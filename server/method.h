@@ -34,6 +34,11 @@ const char *role_name(unsigned role);
 	0x4u /* the reply carries a secret (a token): it is not                                    \
 		stored for replays */
 
+#define METHOD_NO_KEY                                                                              \
+	0x8u /* with METHOD_MUTATES: idempotent by nature (a retry changes                         \
+		nothing, e.g. an upload chunk), so no idempotency key is needed and                \
+		no record is kept; still one transaction */
+
 #define CALLER_NAME_MAX 64
 
 typedef struct {
