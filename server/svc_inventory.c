@@ -15,6 +15,7 @@
  * something under a unit or to link a service, FOR UPDATE to change or remove
  * a row), so a concurrent removal cannot leave an active object under a
  * removed unit. */
+#include "appraisal.h"
 #include "method.h"
 #include "opra_alloc.h"
 #include "opra_buf.h"
@@ -762,19 +763,58 @@ static int scope_check(call *c, long long unit_id, const char *fmt, ...)
 	return rc;
 }
 
-/* Is the object scoped by an appraisal that is still open? Issue #5 wants
- * its removal refused then, with an error listing those appraisals.
- * Appraisals do not exist yet: issue #6 fills this in (look up the open
- * appraisals whose instances name this unit or service, or whose services
- * this asset supports, and return FAILED_PRECONDITION naming up to 10 of
- * them). Until then nothing is in use: returns OPRA_OK. */
+/* Is the object scoped by an appraisal that is still open (issue #5: its
+ * removal is refused, listing those appraisals)? Services and units are
+ * instances of appraisals (appraisals_scoping). An asset is in an
+ * appraisal's scope through the scoped services it supports (an active
+ * link), so removing it would silently change what the appraisal covers:
+ * refused as well, naming the services and appraisals. Sealed appraisals
+ * keep their history and no longer block anything. */
 static int inventory_in_open_appraisal(call *c, inv_kind k, long long id, const char *name)
 {
-	(void)c;
-	(void)k;
-	(void)id;
-	(void)name;
-	return OPRA_OK; /* not in use */
+	char names[600];
+	PGresult *r = NULL;
+	int rc;
+
+	if (k != KIND_ASSET) {
+		rc = appraisals_scoping(c, kinds[k].word, id, names, sizeof(names));
+		if (rc != OPRA_OK || names[0] == '\0')
+			return rc;
+		return opra_err_set(OPRA_FAILED_PRECONDITION,
+				    "%s '%s' is an instance of open appraisal%s %s; it cannot be "
+				    "removed until %s finalised (opra appraisal finalize)",
+				    kinds[k].word, name, strchr(names, ',') ? "s" : "", names,
+				    strchr(names, ',') ? "they are" : "it is");
+	}
+	char idt[32];
+	id_text(idt, id);
+	const char *p[1] = {idt};
+	rc = db_exec(&r, c->db, 1,
+		     "SELECT DISTINCT a.name, s.name FROM service_assets l "
+		     "JOIN services s ON s.id = l.service_id AND s.removed_at IS NULL "
+		     "JOIN appraisal_instances i ON i.service_id = s.id "
+		     "JOIN appraisals a ON a.id = i.appraisal_id AND a.sealed_at IS NULL "
+		     "WHERE l.asset_id = $1::bigint ORDER BY a.name, s.name "
+		     "LIMIT " INV_BLOCKERS_SHOWN_SQL,
+		     1, p);
+	if (rc != OPRA_OK || PQntuples(r) == 0)
+		goto done;
+	opra_buf msg = OPRA_BUF_INIT;
+	for (int i = 0; rc == OPRA_OK && i < PQntuples(r); i++)
+		rc = opra_buf_printf(&msg, "%sappraisal %s (service %s)", i ? ", " : "",
+				     PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+	if (rc == OPRA_OK)
+		rc = opra_err_set(OPRA_FAILED_PRECONDITION,
+				  "asset '%s' supports services in the scope of open appraisals: "
+				  "%s; unlink it from those services (opra service unlink) or "
+				  "finalise the appraisals before removing it",
+				  name, (const char *)msg.data);
+	else
+		rc = oom();
+	opra_buf_free(&msg);
+done:
+	PQclear(r);
+	return rc;
 }
 
 /* ---- writes: what every kind shares ---- */
