@@ -448,10 +448,12 @@ static int unknown_command(out_ctx *o, const char *noun, const char *verb)
 			 noun, verb, noun);
 }
 
-/* `opra help [NOUN [VERB]]`; flags among the words are global flags. */
+/* `opra help [NOUN [VERB [WORD]]]`; flags among the words are global flags.
+ * A third word is accepted where the command's usage line has it
+ * ("opra help appraisal scope add"). */
 static int run_help(out_ctx *o, opt_flags *f, int argc, char **argv, int i)
 {
-	const char *words[2] = {NULL, NULL};
+	const char *words[3] = {NULL, NULL, NULL};
 	size_t n = 0;
 	int code;
 
@@ -464,7 +466,7 @@ static int run_help(out_ctx *o, opt_flags *f, int argc, char **argv, int i)
 				return unknown_flag(o, argv[i], NULL);
 			continue;
 		}
-		if (n == 2)
+		if (n == 3)
 			return out_usage(o, "usage: opra help [NOUN [VERB]]",
 					 "too many words after 'help'");
 		words[n++] = argv[i++];
@@ -479,6 +481,16 @@ static int run_help(out_ctx *o, opt_flags *f, int argc, char **argv, int i)
 	const cli_command *c = find_command(words[0], words[1]);
 	if (c == NULL)
 		return unknown_command(o, words[0], words[1]);
+	if (n == 3) {
+		char prefix[256];
+		int len = snprintf(prefix, sizeof(prefix), "opra %s %s %s", words[0], words[1],
+				   words[2]);
+		if (len < 0 || (size_t)len >= sizeof(prefix) ||
+		    strncmp(c->usage, prefix, (size_t)len) != 0 ||
+		    (c->usage[len] != '\0' && c->usage[len] != ' '))
+			return out_usage(o, "usage: opra help [NOUN [VERB]]",
+					 "too many words after 'help'");
+	}
 	code = show_help(o, words[0], c);
 	return code;
 }

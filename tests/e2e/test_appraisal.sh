@@ -134,5 +134,8 @@ expect_rc 0 "help appraisal" opra help appraisal
 expect_in "$OUT" "opra appraisal scope add APPRAISAL" "noun help shows the scope add usage"
 expect_rc 0 "scope add --help" opra appraisal scope add --help
 expect_in "$OUT" "--service S" "command help lists --service"
+expect_rc 0 "help appraisal scope add" opra help appraisal scope add
+expect_in "$OUT" "opra appraisal scope add APPRAISAL" "three-word help shows the usage"
+expect_rc 2 "help with a wrong third word" opra help appraisal scope remove
 
 finish
