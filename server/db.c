@@ -4,14 +4,93 @@
 #include "opra_err.h"
 #include "opra_log.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+
+/* Statements this connection has prepared: the handlers' SQL texts are
+ * fixed, so each is parsed and planned once per connection instead of on
+ * every call (planning was a large share of a small request). Keyed by the
+ * text itself (hash + comparison), so a text built at run time is safe too. */
+#define STMT_SLOTS 512 /* power of two; beyond 3/4 full, new texts run unprepared */
+
+typedef struct {
+	uint64_t hash;
+	char *sql; /* NULL: free slot */
+} stmt_slot;
 
 struct db {
 	PGconn *conn;
 	char *conninfo;
 	char sqlstate[6];
+	stmt_slot stmts[STMT_SLOTS];
+	size_t n_stmts;
 };
+
+static void stmts_clear(db *d)
+{
+	for (size_t i = 0; i < STMT_SLOTS; i++) {
+		opra_free(d->stmts[i].sql);
+		d->stmts[i].sql = NULL;
+	}
+	d->n_stmts = 0;
+}
+
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* Only plain DML and queries are prepared; transaction control, SET,
+ * SAVEPOINT and the like run as they are. */
+static int preparable(const char *sql)
+{
+	while (*sql == ' ' || *sql == '\n' || *sql == '\t' || *sql == '(')
+		sql++;
+	static const char *const kw[] = {"SELECT", "INSERT", "UPDATE", "DELETE", "WITH"};
+	for (size_t i = 0; i < sizeof(kw) / sizeof(kw[0]); i++) {
+		size_t n = strlen(kw[i]);
+		if (strncasecmp(sql, kw[i], n) == 0 && (sql[n] == ' ' || sql[n] == '\n'))
+			return 1;
+	}
+	return 0;
+}
+
+/* The name of sql's prepared statement on this connection, preparing it on
+ * first use; 0 when it runs unprepared (not preparable, cache full, or
+ * PostgreSQL refused to prepare it: the plain call then reports why). */
+static int stmt_name(db *d, const char *sql, int nparams, char name[24])
+{
+	if (!preparable(sql))
+		return 0;
+	uint64_t h = fnv1a(sql);
+	size_t i = (size_t)h & (STMT_SLOTS - 1);
+	for (; d->stmts[i].sql; i = (i + 1) & (STMT_SLOTS - 1)) {
+		if (d->stmts[i].hash == h && strcmp(d->stmts[i].sql, sql) == 0) {
+			snprintf(name, 24, "opra_%zu", i);
+			return 1;
+		}
+	}
+	if (d->n_stmts >= STMT_SLOTS / 4 * 3)
+		return 0;
+	snprintf(name, 24, "opra_%zu", i);
+	PGresult *r = PQprepare(d->conn, name, sql, nparams, NULL);
+	int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	if (!ok)
+		return 0;
+	if ((d->stmts[i].sql = opra_strdup(sql)) == NULL) {
+		/* Forget it; the server-side statement stays unused. */
+		return 0;
+	}
+	d->stmts[i].hash = h;
+	d->n_stmts++;
+	return 1;
+}
 
 static void quiet_notices(void *arg, const char *message)
 {
@@ -34,6 +113,7 @@ static int connect_now(db *d)
 	char where[512];
 	if (d->conn)
 		PQfinish(d->conn);
+	stmts_clear(d); /* prepared statements belong to the old session */
 	d->conn = PQconnectdb(d->conninfo);
 	if (d->conn == NULL)
 		return opra_err_set(OPRA_RESOURCE_EXHAUSTED,
@@ -78,6 +158,7 @@ void db_close(db *d)
 		return;
 	if (d->conn)
 		PQfinish(d->conn);
+	stmts_clear(d);
 	opra_free(d->conninfo);
 	opra_free(d);
 }
@@ -165,7 +246,11 @@ int db_exec_bin(PGresult **out, db *d, int want_rows, const char *sql, int npara
 	d->sqlstate[0] = '\0';
 	if (d->conn == NULL)
 		return opra_err_set(OPRA_UNAVAILABLE, "the database is unavailable; retry shortly");
-	PGresult *r = PQexecParams(d->conn, sql, nparams, NULL, params, lengths, formats, 0);
+	char name[24];
+	PGresult *r =
+		stmt_name(d, sql, nparams, name)
+			? PQexecPrepared(d->conn, name, nparams, params, lengths, formats, 0)
+			: PQexecParams(d->conn, sql, nparams, NULL, params, lengths, formats, 0);
 	ExecStatusType want = want_rows ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
 	if (r == NULL || PQresultStatus(r) != want)
 		return fail(d, r, sql);

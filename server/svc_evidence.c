@@ -1,25 +1,1278 @@
-/* STUB: being implemented (issue 6). Every method answers UNIMPLEMENTED. */
+/* opra.v1.Evidence: objective evidence for (practice, instance) of an
+ * appraisal, and the chunked, resumable, deduplicated upload of the files
+ * behind it (sql/005_appraisals.sql, proto/opra/v1/evidence.proto).
+ *
+ * Files: UploadBegin(sha256, size) answers "stored" when a blob with that
+ * SHA-256 exists (dedup), or opens (or finds) the one open upload of that
+ * content and lists the chunks still missing (resume). UploadChunk stores
+ * one chunk (binary parameter, never hex) and advances the incremental
+ * SHA-256 of the in-order prefix (uploads.hashed_upto / hash_state), reading
+ * back chunks that arrived early one at a time. UploadCommit finishes the
+ * hash over whatever is not hashed yet, again one chunk at a time, and
+ * creates the blob only when it matches. No call ever holds more than one
+ * chunk of a file in memory.
+ *
+ * The upload methods are idempotent by nature (METHOD_NO_KEY): a second
+ * Begin answers the same upload and what is still missing, a chunk sent
+ * twice is ALREADY_EXISTS and changes nothing, a second Commit of a
+ * committed upload answers the same result. A replayed stored reply would be
+ * wrong here (a stale list of missing chunks, or an upload deleted after a
+ * failed verification), so no idempotency record is kept for them.
+ *
+ * Chunk transactions commit with synchronous_commit off: a chunk lost in a
+ * crash is simply reported missing by the next Begin, and Commit (which is
+ * synchronous) flushes the WAL of every chunk before it in order, so a blob
+ * never refers to chunks that are not durable.
+ *
+ * Evidence items (Submit, List, Get, Accept, Reject) check the caller's
+ * member role through appraisal_open; every change appends an event to the
+ * appraisal's hash chain in the same transaction. */
+#include "appraisal.h"
 #include "method.h"
+#include "opra_alloc.h"
 #include "opra_err.h"
+#include "opra_log.h"
+#include "opra_text.h"
+#include "sha256.h"
 
 #include "opra/v1/evidence.pb-c.h"
 
-static int not_yet(call *c, const ProtobufCMessage *in)
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Limits (the upload size limit is a compile-time constant for now; see
+ * docs/protocol.md, "Evidence uploads"). */
+#define EVIDENCE_UPLOAD_MAX (4ull << 30) /* bytes per file */
+#define EVIDENCE_CHUNK_SIZE (1u << 20)	 /* preferred chunk size */
+#define EVIDENCE_CHUNK_ROOM (64u << 10)	 /* envelope headroom under the receive limit */
+#define EVIDENCE_CHUNK_MIN  4096u
+#define EVIDENCE_TEXT_MAX   (64u << 10) /* inline text evidence */
+#define EVIDENCE_TITLE_MAX  512
+#define EVIDENCE_FILE_MAX   255
+#define EVIDENCE_REASON_MAX 4096
+#define EVIDENCE_RANGES_MAX 4096 /* missing ranges one Begin reply lists */
+#define EVIDENCE_ID_DIGITS  19
+
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+/* The columns of one evidence item as the reply carries it (ITEM_NCOLS),
+ * with the joins they need (ITEM_FROM, evidence aliased e). */
+#define ITEM_COLS                                                                                  \
+	"e.id, a.name, p.full_id, i.name, e.kind, e.title, e.status, encode(e.sha256, 'hex'), "    \
+	"e.size, su.name, " TS(                                                                    \
+		"e.submitted_at") ", e.site, e.client_id, e.file_name, "                           \
+				  "e.body_text IS NOT NULL, coalesce(du.name, ''), "               \
+				  "coalesce(" TS("e.decided_at") ", ''), e.reason, "               \
+								 "e.appraisal_id"
+#define ITEM_NCOLS 19
+#define ITEM_FROM                                                                                  \
+	" FROM evidence e JOIN appraisals a ON a.id = e.appraisal_id "                             \
+	"JOIN practices p ON p.id = e.practice_id "                                                \
+	"JOIN appraisal_instances i ON i.id = e.instance_id "                                      \
+	"JOIN users su ON su.id = e.submitted_by LEFT JOIN users du ON du.id = e.decided_by "
+
+static int oom(void)
 {
-	(void)c;
-	(void)in;
-	return opra_err_set(OPRA_UNIMPLEMENTED, "not implemented yet");
+	return opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
 }
 
+static long long to_ll(const char *s)
+{
+	return strtoll(s, NULL, 10);
+}
+
+/* The chunk size this server hands out for new uploads: 1 MiB, or less when
+ * the receive limit would not fit a 1 MiB chunk with its envelope. */
+static uint32_t server_chunk_size(const call *c)
+{
+	size_t max = c->server ? c->server->max_message_size : 0;
+	if (max == 0 || max >= (size_t)EVIDENCE_CHUNK_SIZE + EVIDENCE_CHUNK_ROOM)
+		return EVIDENCE_CHUNK_SIZE;
+	if (max < EVIDENCE_CHUNK_ROOM + EVIDENCE_CHUNK_MIN)
+		return EVIDENCE_CHUNK_MIN;
+	return (uint32_t)((max - EVIDENCE_CHUNK_ROOM) & ~(size_t)(EVIDENCE_CHUNK_MIN - 1));
+}
+
+static uint32_t chunk_count(uint64_t size, uint32_t cs)
+{
+	return (uint32_t)((size + cs - 1) / cs);
+}
+
+/* Expected length of chunk seq: chunk_size, except the last. */
+static uint32_t chunk_len(uint64_t size, uint32_t cs, uint32_t seq)
+{
+	uint64_t start = (uint64_t)seq * cs;
+	uint64_t left = size - start;
+	return left < cs ? (uint32_t)left : cs;
+}
+
+/* Runs a parameterised statement whose result columns come back in binary
+ * (bytea as raw bytes rather than hex text, half the bytes and no decoding).
+ * db.h has no call for binary results, so this uses the connection directly
+ * and maps failures the way db_exec does for the cases that matter here
+ * (lost connection -> UNAVAILABLE, anything else -> INTERNAL). */
+static int exec_binary_result(PGresult **out, call *c, const char *sql, int n,
+			      const char *const *params, const int *lengths, const int *formats)
+{
+	*out = NULL;
+	PGconn *conn = db_conn(c->db);
+	if (conn == NULL)
+		return opra_err_set(OPRA_UNAVAILABLE, "the database is unavailable; retry shortly");
+	PGresult *r = PQexecParams(conn, sql, n, NULL, params, lengths, formats, 1);
+	if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK) {
+		*out = r;
+		return OPRA_OK;
+	}
+	const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	char msg[256];
+	snprintf(msg, sizeof(msg), "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
+	msg[strcspn(msg, "\n")] = '\0';
+	PQclear(r);
+	if (PQstatus(conn) != CONNECTION_OK || (st && strncmp(st, "08", 2) == 0) ||
+	    (st && strncmp(st, "57P0", 4) == 0)) {
+		log_warn("database error %s: %s", st ? st : "08006", msg);
+		return opra_err_set(OPRA_UNAVAILABLE, "the database is unavailable; retry shortly");
+	}
+	if (st && (strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0))
+		return opra_err_set(OPRA_ABORTED, "a concurrent change conflicted; retry");
+	log_warn("database error %s: %s (statement: %.80s)", st ? st : "XX000", msg, sql);
+	return opra_err_set(OPRA_INTERNAL, "database error %s (details in the server log)",
+			    st ? st : "XX000");
+}
+
+/* ---- validation helpers (before authentication) ---- */
+
+static int check_appraisal_name(const char *s)
+{
+	if (s[0] == '\0')
+		return opra_err_set(OPRA_INVALID_ARGUMENT, "name the appraisal (its name or id)");
+	return opra_name_check("the appraisal name", s, APPRAISAL_NAME_MAX);
+}
+
+static int check_sha256(const char *hex, uint8_t out[SHA256_BYTES])
+{
+	if (strlen(hex) != SHA256_HEX_LEN || sha256_parse_hex(out, hex) != OPRA_OK)
+		return opra_err_set(OPRA_INVALID_ARGUMENT,
+				    "'%.70s' is not a SHA-256: give 64 hexadecimal digits", hex);
+	return OPRA_OK;
+}
+
+/* An evidence id: 1..19 decimal digits. */
+static int check_evidence_id(const char *s)
+{
+	long v = 0;
+	if (strlen(s) > EVIDENCE_ID_DIGITS || !opra_parse_long(s, 1, 0x7fffffffffffffffL, &v))
+		return opra_err_set(OPRA_INVALID_ARGUMENT,
+				    "'%.40s' is not an evidence id (a number, as 'opra evidence "
+				    "list' shows)",
+				    s);
+	return OPRA_OK;
+}
+
+/* ---- evidence items ---- */
+
+static void item_from_row(Opra__V1__EvidenceItem *it, PGresult *r, int row)
+{
+	opra__v1__evidence_item__init(it);
+	it->id = PQgetvalue(r, row, 0);
+	it->appraisal = PQgetvalue(r, row, 1);
+	it->practice = PQgetvalue(r, row, 2);
+	it->instance = PQgetvalue(r, row, 3);
+	it->kind = PQgetvalue(r, row, 4);
+	it->title = PQgetvalue(r, row, 5);
+	it->status = PQgetvalue(r, row, 6);
+	it->sha256 = PQgetvalue(r, row, 7);
+	it->size = (uint64_t)to_ll(PQgetvalue(r, row, 8));
+	it->submitted_by = PQgetvalue(r, row, 9);
+	it->submitted_at = PQgetvalue(r, row, 10);
+	it->site = PQgetvalue(r, row, 11);
+	it->client_id = PQgetvalue(r, row, 12);
+	it->file_name = PQgetvalue(r, row, 13);
+	it->is_text = PQgetvalue(r, row, 14)[0] == 't';
+	it->decided_by = PQgetvalue(r, row, 15);
+	it->decided_at = PQgetvalue(r, row, 16);
+	it->reason = PQgetvalue(r, row, 17);
+}
+
+/* Reads one evidence item (ITEM_COLS) by id; NOT_FOUND when there is none.
+ * lock: FOR UPDATE of the evidence row. */
+static int item_load(call *c, const char *id, int lock, PGresult **out)
+{
+	const char *p[1] = {id};
+	int rc = db_exec(out, c->db, 1,
+			 lock ? "SELECT " ITEM_COLS ITEM_FROM
+				"WHERE e.id = $1::bigint FOR UPDATE OF e"
+			      : "SELECT " ITEM_COLS ITEM_FROM "WHERE e.id = $1::bigint",
+			 1, p);
+	if (rc != OPRA_OK)
+		return rc;
+	if (PQntuples(*out) != 1) {
+		PQclear(*out);
+		*out = NULL;
+		return opra_err_set(OPRA_NOT_FOUND,
+				    "no evidence with id %s (see opra evidence list APPRAISAL)",
+				    id);
+	}
+	return OPRA_OK;
+}
+
+/* The appraisal an evidence item belongs to, opened with need/flags. */
+static int item_appraisal(call *c, const char *id, unsigned need, unsigned flags, appraisal_ref *a)
+{
+	PGresult *r = NULL;
+	const char *p[1] = {id};
+	int rc = db_exec(&r, c->db, 1, "SELECT appraisal_id FROM evidence WHERE id = $1::bigint", 1,
+			 p);
+	if (rc != OPRA_OK)
+		return rc;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return opra_err_set(OPRA_NOT_FOUND,
+				    "no evidence with id %s (see opra evidence list APPRAISAL)",
+				    id);
+	}
+	char aid[32];
+	snprintf(aid, sizeof(aid), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return appraisal_open(c, aid, need, flags, a);
+}
+
+static int reply_item(call *c, PGresult *r, const char *result)
+{
+	Opra__V1__EvidenceItem it;
+	item_from_row(&it, r, 0);
+	Opra__V1__EvidenceReply resp = OPRA__V1__EVIDENCE_REPLY__INIT;
+	resp.evidence = &it;
+	resp.result = (char *)result;
+	return call_reply(c, &resp.base);
+}
+
+/* ---- UploadBegin ---- */
+
+static int upload_begin_validate(const ProtobufCMessage *in)
+{
+	const Opra__V1__UploadBeginRequest *r = (const Opra__V1__UploadBeginRequest *)in;
+	uint8_t h[SHA256_BYTES];
+	int rc;
+	if ((rc = check_appraisal_name(r->appraisal)) != OPRA_OK)
+		return rc;
+	if ((rc = check_sha256(r->sha256, h)) != OPRA_OK)
+		return rc;
+	if (r->size > EVIDENCE_UPLOAD_MAX)
+		return opra_err_set(OPRA_OUT_OF_RANGE,
+				    "the file is %" PRIu64 " bytes; evidence files may be at most "
+				    "%llu bytes (4 GiB): split it or store it elsewhere and submit "
+				    "a reference",
+				    r->size, (unsigned long long)EVIDENCE_UPLOAD_MAX);
+	return OPRA_OK;
+}
+
+/* Fills the missing ranges of an open upload from its stored chunk numbers
+ * (read from the primary key index; no chunk data is touched). */
+static int missing_ranges(call *c, const char *upload_id, uint32_t chunks,
+			  Opra__V1__ChunkRange **ranges_out, size_t *n_out)
+{
+	PGresult *r = NULL;
+	Opra__V1__ChunkRange *ranges = NULL;
+	size_t n = 0;
+	const char *p[1] = {upload_id};
+	int rc = db_exec(&r, c->db, 1,
+			 "SELECT seq FROM upload_chunks WHERE upload_id = $1::bigint ORDER BY seq",
+			 1, p);
+	if (rc != OPRA_OK)
+		return rc;
+	int have = PQntuples(r);
+	/* At most have + 1 gaps. */
+	size_t cap = (size_t)have + 1;
+	if (cap > EVIDENCE_RANGES_MAX)
+		cap = EVIDENCE_RANGES_MAX;
+	ranges = opra_calloc(cap, sizeof(*ranges));
+	if (ranges == NULL) {
+		rc = oom();
+		goto done;
+	}
+	uint32_t next = 0; /* first chunk not yet accounted for */
+	for (int i = 0; i <= have && n < cap; i++) {
+		uint32_t seq = i < have ? (uint32_t)to_ll(PQgetvalue(r, i, 0)) : chunks;
+		if (seq > chunks)
+			seq = chunks;
+		if (seq > next) {
+			opra__v1__chunk_range__init(&ranges[n]);
+			ranges[n].first = next;
+			ranges[n].count = seq - next;
+			n++;
+		}
+		if (seq + 1 > next)
+			next = seq + 1;
+	}
+	*ranges_out = ranges;
+	*n_out = n;
+	ranges = NULL;
+done:
+	opra_free(ranges);
+	PQclear(r);
+	return rc;
+}
+
+static int upload_begin(call *c, const ProtobufCMessage *in)
+{
+	const Opra__V1__UploadBeginRequest *req = (const Opra__V1__UploadBeginRequest *)in;
+	appraisal_ref a;
+	PGresult *r = NULL;
+	Opra__V1__ChunkRange *ranges = NULL, **ptrs = NULL;
+	size_t n_ranges = 0;
+	char hex[SHA256_HEX_LEN + 1], size_text[32], uid[32], cs_text[16], upload_id[32] = "";
+	uint8_t h[SHA256_BYTES];
+	uint32_t cs = 0;
+	int stored = 0, rc;
+
+	if ((rc = appraisal_open(c, req->appraisal, MEMBERS_SUBMIT, APPR_WRITE, &a)) != OPRA_OK)
+		return rc;
+	sha256_parse_hex(h, req->sha256);
+	sha256_hex(hex, h);
+	snprintf(size_text, sizeof(size_text), "%" PRIu64, req->size);
+	snprintf(uid, sizeof(uid), "%lld", c->who->id);
+	snprintf(cs_text, sizeof(cs_text), "%u", server_chunk_size(c));
+	const char *p[4] = {hex, size_text, uid, cs_text};
+
+	/* A concurrent Commit of the same content may turn the open upload into
+	 * a blob between our statements: look again (bounded). */
+	for (int attempt = 0; attempt < 3 && !stored && upload_id[0] == '\0'; attempt++) {
+		rc = db_exec(&r, c->db, 1,
+			     "SELECT size FROM blobs WHERE sha256 = decode($1, 'hex')", 1, p);
+		if (rc != OPRA_OK)
+			goto done;
+		if (PQntuples(r) == 1) {
+			if (strcmp(PQgetvalue(r, 0, 0), size_text) != 0) {
+				rc = opra_err_set(OPRA_INVALID_ARGUMENT,
+						  "a file with SHA-256 %s is stored with %s bytes, "
+						  "not %s: the size or the hash you declared is "
+						  "wrong",
+						  hex, PQgetvalue(r, 0, 0), size_text);
+				goto done;
+			}
+			stored = 1;
+			break;
+		}
+		PQclear(r);
+		r = NULL;
+		/* Concurrent begins of the same content share one upload: the
+		 * insert waits for a concurrent one and then does nothing; the
+		 * next statement (a new snapshot) sees whichever row won. */
+		if ((rc = db_cmd(c->db,
+				 "INSERT INTO uploads (sha256, size, chunk_size, user_id) VALUES "
+				 "(decode($1, 'hex'), $2::bigint, $4::integer, $3::bigint) "
+				 "ON CONFLICT (sha256, size) WHERE committed_at IS NULL DO NOTHING",
+				 4, p)) != OPRA_OK)
+			goto done;
+		rc = db_exec(&r, c->db, 1,
+			     "SELECT id, chunk_size FROM uploads WHERE sha256 = decode($1, 'hex') "
+			     "AND size = $2::bigint AND committed_at IS NULL",
+			     2, p);
+		if (rc != OPRA_OK)
+			goto done;
+		if (PQntuples(r) == 1) {
+			snprintf(upload_id, sizeof(upload_id), "%s", PQgetvalue(r, 0, 0));
+			cs = (uint32_t)to_ll(PQgetvalue(r, 0, 1));
+		}
+		PQclear(r);
+		r = NULL;
+	}
+	Opra__V1__UploadBeginReply resp = OPRA__V1__UPLOAD_BEGIN_REPLY__INIT;
+	if (stored) {
+		resp.stored = 1;
+		resp.chunk_size = server_chunk_size(c);
+		resp.chunks = chunk_count(req->size, resp.chunk_size);
+		rc = call_reply(c, &resp.base);
+		goto done;
+	}
+	if (upload_id[0] == '\0' || cs == 0) {
+		rc = opra_err_set(OPRA_ABORTED,
+				  "concurrent uploads of the same file kept changing; begin again");
+		goto done;
+	}
+	uint32_t chunks = chunk_count(req->size, cs);
+	if ((rc = missing_ranges(c, upload_id, chunks, &ranges, &n_ranges)) != OPRA_OK)
+		goto done;
+	if (n_ranges > 0 && (ptrs = opra_calloc(n_ranges, sizeof(*ptrs))) == NULL) {
+		rc = oom();
+		goto done;
+	}
+	for (size_t i = 0; i < n_ranges; i++)
+		ptrs[i] = &ranges[i];
+	resp.upload_id = (uint64_t)to_ll(upload_id);
+	resp.chunk_size = cs;
+	resp.chunks = chunks;
+	resp.missing = ptrs;
+	resp.n_missing = n_ranges;
+	rc = call_reply(c, &resp.base);
+done:
+	PQclear(r);
+	opra_free(ranges);
+	opra_free(ptrs);
+	return rc;
+}
+
+/* ---- UploadChunk / UploadCommit ---- */
+
+typedef struct {
+	char id[32];
+	uint8_t sha256[SHA256_BYTES];
+	uint64_t size;
+	uint32_t chunk_size;
+	uint32_t chunks;
+	int committed;
+	int allowed; /* the caller's upload, or a submitting member somewhere */
+	uint64_t hashed_upto;
+	sha256_ctx hash;
+} upload_row;
+
+/* Locks the upload row (FOR UPDATE: concurrent chunks of one upload
+ * serialise their hash updates) and reads it with its hash state. */
+static int upload_lock(call *c, uint64_t upload_id, upload_row *u)
+{
+	PGresult *r = NULL;
+	char uid[32];
+	int rc;
+
+	memset(u, 0, sizeof(*u));
+	snprintf(u->id, sizeof(u->id), "%" PRIu64, upload_id);
+	if (upload_id == 0 || upload_id > 0x7fffffffffffffffull)
+		return opra_err_set(OPRA_NOT_FOUND,
+				    "no upload %s: begin the upload with UploadBegin first", u->id);
+	snprintf(uid, sizeof(uid), "%lld", c->who->id);
+	const char *p[2] = {u->id, uid};
+	const int fmts[2] = {0, 0};
+	rc = exec_binary_result(
+		&r, c,
+		"SELECT sha256, size, chunk_size, committed_at IS NOT NULL, "
+		"user_id = $2::bigint OR EXISTS (SELECT 1 FROM appraisal_members m "
+		"JOIN appraisals a ON a.id = m.appraisal_id WHERE m.user_id = $2::bigint "
+		"AND m.role IN ('lead', 'appraiser', 'automation') AND a.sealed_at IS NULL), "
+		"hashed_upto, hash_state FROM uploads WHERE id = $1::bigint FOR UPDATE",
+		2, p, NULL, fmts);
+	if (rc != OPRA_OK)
+		return rc;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return opra_err_set(OPRA_NOT_FOUND,
+				    "no upload %s: it was never begun, or it failed verification "
+				    "and was discarded; begin the upload again",
+				    u->id);
+	}
+	/* Binary results: bytea raw, int8/int4 big-endian, bool one byte. */
+	if (PQgetlength(r, 0, 0) != SHA256_BYTES || PQgetlength(r, 0, 1) != 8 ||
+	    PQgetlength(r, 0, 2) != 4 || PQgetlength(r, 0, 5) != 8) {
+		PQclear(r);
+		return opra_err_set(OPRA_INTERNAL, "upload %s has an unexpected row shape", u->id);
+	}
+	const unsigned char *b;
+	memcpy(u->sha256, PQgetvalue(r, 0, 0), SHA256_BYTES);
+	b = (const unsigned char *)PQgetvalue(r, 0, 1);
+	for (int i = 0; i < 8; i++)
+		u->size = (u->size << 8) | b[i];
+	b = (const unsigned char *)PQgetvalue(r, 0, 2);
+	for (int i = 0; i < 4; i++)
+		u->chunk_size = (u->chunk_size << 8) | b[i];
+	u->committed = PQgetvalue(r, 0, 3)[0] != 0;
+	u->allowed = PQgetvalue(r, 0, 4)[0] != 0;
+	b = (const unsigned char *)PQgetvalue(r, 0, 5);
+	for (int i = 0; i < 8; i++)
+		u->hashed_upto = (u->hashed_upto << 8) | b[i];
+	u->chunks = u->chunk_size ? chunk_count(u->size, u->chunk_size) : 0;
+	rc = OPRA_OK;
+	if (u->chunk_size == 0 || u->hashed_upto > u->size) {
+		rc = opra_err_set(OPRA_INTERNAL, "upload %s has an inconsistent state", u->id);
+	} else if (u->hashed_upto == 0 || PQgetisnull(r, 0, 6)) {
+		u->hashed_upto = 0;
+		sha256_init(&u->hash);
+	} else if (sha256_state_load(&u->hash, (const uint8_t *)PQgetvalue(r, 0, 6),
+				     (size_t)PQgetlength(r, 0, 6)) != OPRA_OK) {
+		/* A state saved by another build: hash from the start at Commit. */
+		u->hashed_upto = 0;
+		sha256_init(&u->hash);
+	}
+	PQclear(r);
+	if (rc == OPRA_OK && !u->allowed)
+		rc = opra_err_set(OPRA_PERMISSION_DENIED,
+				  "upload %s was begun by another user, and user '%s' may submit "
+				  "evidence to no open appraisal",
+				  u->id, c->who->name);
+	return rc;
+}
+
+/* Feeds stored chunks from u->hashed_upto on into the hash, one at a time,
+ * stopping at the first chunk not stored (or at `through`, exclusive). */
+static int hash_stored_chunks(call *c, upload_row *u, uint32_t through)
+{
+	uint32_t seq = (uint32_t)(u->hashed_upto / u->chunk_size);
+	while (seq < through && u->hashed_upto < u->size) {
+		PGresult *r = NULL;
+		char seq_text[16];
+		snprintf(seq_text, sizeof(seq_text), "%u", seq);
+		const char *p[2] = {u->id, seq_text};
+		int rc = exec_binary_result(&r, c,
+					    "SELECT data FROM upload_chunks WHERE upload_id = "
+					    "$1::bigint AND seq = $2::integer",
+					    2, p, NULL, NULL);
+		if (rc != OPRA_OK)
+			return rc;
+		if (PQntuples(r) != 1) {
+			PQclear(r);
+			return OPRA_OK;
+		}
+		size_t len = (size_t)PQgetlength(r, 0, 0);
+		if (len != chunk_len(u->size, u->chunk_size, seq)) {
+			PQclear(r);
+			return opra_err_set(OPRA_DATA_LOSS,
+					    "chunk %u of upload %s has %zu bytes stored; expected "
+					    "%u",
+					    seq, u->id, len,
+					    chunk_len(u->size, u->chunk_size, seq));
+		}
+		sha256_update(&u->hash, PQgetvalue(r, 0, 0), len);
+		u->hashed_upto += len;
+		PQclear(r);
+		seq++;
+	}
+	return OPRA_OK;
+}
+
+static int save_hash_state(call *c, const upload_row *u)
+{
+	uint8_t state[SHA256_STATE_MAX];
+	char upto[32];
+	size_t n = sha256_state_save(&u->hash, state);
+	snprintf(upto, sizeof(upto), "%" PRIu64, u->hashed_upto);
+	const char *p[3] = {u->id, upto, (const char *)state};
+	const int lens[3] = {0, 0, (int)n};
+	const int fmts[3] = {0, 0, 1};
+	PGresult *r = NULL;
+	int rc = db_exec_bin(&r, c->db, 0,
+			     "UPDATE uploads SET hashed_upto = $2::bigint, hash_state = $3 "
+			     "WHERE id = $1::bigint",
+			     3, p, lens, fmts);
+	PQclear(r);
+	return rc;
+}
+
+static int upload_chunk(call *c, const ProtobufCMessage *in)
+{
+	const Opra__V1__UploadChunkRequest *req = (const Opra__V1__UploadChunkRequest *)in;
+	upload_row u;
+	PGresult *r = NULL;
+	int rc;
+
+	if ((rc = upload_lock(c, req->upload_id, &u)) != OPRA_OK)
+		return rc;
+	if (u.committed)
+		return opra_err_set(OPRA_FAILED_PRECONDITION,
+				    "upload %s is already committed: the file is stored; submit "
+				    "it by its SHA-256",
+				    u.id);
+	if (req->seq >= u.chunks)
+		return opra_err_set(OPRA_OUT_OF_RANGE,
+				    "chunk %u is out of range: upload %s has %u chunks (0 to %u)",
+				    req->seq, u.id, u.chunks, u.chunks ? u.chunks - 1 : 0);
+	uint32_t want = chunk_len(u.size, u.chunk_size, req->seq);
+	if (req->data.len != want)
+		return opra_err_set(OPRA_INVALID_ARGUMENT,
+				    "chunk %u of upload %s must be %u bytes (chunk size %u, file "
+				    "size %" PRIu64 "), not %zu",
+				    req->seq, u.id, want, u.chunk_size, u.size, req->data.len);
+	/* Losing an unacknowledged chunk in a crash costs only a resend. */
+	if ((rc = db_cmd(c->db, "SET LOCAL synchronous_commit TO off", 0, NULL)) != OPRA_OK)
+		return rc;
+	char seq_text[16];
+	snprintf(seq_text, sizeof(seq_text), "%u", req->seq);
+	const char *p[3] = {u.id, seq_text, (const char *)req->data.data};
+	const int lens[3] = {0, 0, (int)req->data.len};
+	const int fmts[3] = {0, 0, 1};
+	rc = db_exec_bin(&r, c->db, 1,
+			 "WITH ins AS (INSERT INTO upload_chunks (upload_id, seq, data) "
+			 "VALUES ($1::bigint, $2::integer, $3::bytea) ON CONFLICT DO NOTHING "
+			 "RETURNING 1) SELECT (SELECT count(*) FROM ins), "
+			 "(SELECT count(*) FROM upload_chunks WHERE upload_id = $1::bigint)",
+			 3, p, lens, fmts);
+	if (rc != OPRA_OK)
+		return rc;
+	int inserted = to_ll(PQgetvalue(r, 0, 0)) == 1;
+	uint32_t received = (uint32_t)(to_ll(PQgetvalue(r, 0, 1)) + inserted);
+	PQclear(r);
+	if (!inserted)
+		return opra_err_set(OPRA_ALREADY_EXISTS,
+				    "chunk %u of upload %s is already stored; nothing changed "
+				    "(send the missing chunks UploadBegin lists)",
+				    req->seq, u.id);
+	if ((uint64_t)req->seq * u.chunk_size == u.hashed_upto) {
+		sha256_update(&u.hash, req->data.data, req->data.len);
+		u.hashed_upto += req->data.len;
+		/* Chunks that arrived early continue the in-order prefix now. */
+		if ((rc = hash_stored_chunks(c, &u, u.chunks)) != OPRA_OK)
+			return rc;
+		if ((rc = save_hash_state(c, &u)) != OPRA_OK)
+			return rc;
+	}
+	Opra__V1__UploadChunkReply resp = OPRA__V1__UPLOAD_CHUNK_REPLY__INIT;
+	resp.received = received;
+	resp.chunks = u.chunks;
+	return call_reply(c, &resp.base);
+}
+
+static int upload_commit(call *c, const ProtobufCMessage *in)
+{
+	const Opra__V1__UploadCommitRequest *req = (const Opra__V1__UploadCommitRequest *)in;
+	upload_row u;
+	PGresult *r = NULL;
+	char hex[SHA256_HEX_LEN + 1], size_text[32];
+	int rc;
+
+	if ((rc = upload_lock(c, req->upload_id, &u)) != OPRA_OK)
+		return rc;
+	sha256_hex(hex, u.sha256);
+	snprintf(size_text, sizeof(size_text), "%" PRIu64, u.size);
+	Opra__V1__UploadCommitReply resp = OPRA__V1__UPLOAD_COMMIT_REPLY__INIT;
+	resp.sha256 = hex;
+	resp.size = u.size;
+	if (u.committed) /* a retry: the blob exists */
+		return call_reply(c, &resp.base);
+
+	const char *p[3] = {u.id, hex, size_text};
+	if ((rc = db_exec(&r, c->db, 1,
+			  "SELECT count(*) FROM upload_chunks WHERE upload_id = $1::bigint", 1,
+			  p)) != OPRA_OK)
+		return rc;
+	long long have = to_ll(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	r = NULL;
+	if (have < (long long)u.chunks)
+		return opra_err_set(
+			OPRA_FAILED_PRECONDITION,
+			"upload %s is missing %lld of its %u chunks; send them (UploadBegin "
+			"lists which) and commit again",
+			u.id, (long long)u.chunks - have, u.chunks);
+	if ((rc = hash_stored_chunks(c, &u, u.chunks)) != OPRA_OK)
+		return rc;
+	uint8_t got[SHA256_BYTES];
+	char got_hex[SHA256_HEX_LEN + 1];
+	if (u.hashed_upto != u.size)
+		return opra_err_set(OPRA_DATA_LOSS,
+				    "upload %s: only %" PRIu64 " of %" PRIu64
+				    " bytes could be read "
+				    "back; begin the upload again",
+				    u.id, u.hashed_upto, u.size);
+	sha256_final(&u.hash, got);
+	sha256_hex(got_hex, got);
+	if (memcmp(got, u.sha256, SHA256_BYTES) != 0) {
+		/* The bytes are wrong: discard them so a new upload starts clean,
+		 * and make that stick although the call fails (the dispatcher
+		 * rolls back failed calls; this method keeps no idempotency
+		 * record, so committing here is all there is). */
+		if ((rc = db_cmd(c->db, "DELETE FROM uploads WHERE id = $1::bigint", 1, p)) !=
+			    OPRA_OK ||
+		    (rc = db_commit(c->db)) != OPRA_OK)
+			return rc;
+		log_info("upload %s discarded: declared SHA-256 %s, received bytes hash to %s",
+			 u.id, hex, got_hex);
+		return opra_err_set(OPRA_INVALID_ARGUMENT,
+				    "the bytes received do not match the declared SHA-256 (got %s, "
+				    "declared %s); nothing was stored; upload again",
+				    got_hex, hex);
+	}
+	/* The blob and the committed upload appear together, atomically. */
+	rc = db_cmd(c->db,
+		    "WITH up AS (UPDATE uploads SET committed_at = now(), hash_state = NULL, "
+		    "hashed_upto = size WHERE id = $1::bigint RETURNING id) "
+		    "INSERT INTO blobs (sha256, size, upload_id) "
+		    "SELECT decode($2, 'hex'), $3::bigint, id FROM up",
+		    3, p);
+	if (rc == OPRA_ALREADY_EXISTS) /* same content committed through another upload */
+		return opra_err_set(OPRA_ABORTED,
+				    "the same file was stored concurrently through another upload; "
+				    "begin again (it will answer 'stored')");
+	if (rc != OPRA_OK)
+		return rc;
+	return call_reply(c, &resp.base);
+}
+
+/* ---- Submit ---- */
+
+static int submit_validate(const ProtobufCMessage *in)
+{
+	const Opra__V1__EvidenceSubmitRequest *r = (const Opra__V1__EvidenceSubmitRequest *)in;
+	uint8_t h[SHA256_BYTES];
+	int rc;
+	if ((rc = check_appraisal_name(r->appraisal)) != OPRA_OK)
+		return rc;
+	if (r->practice[0] == '\0')
+		return opra_err_set(OPRA_INVALID_ARGUMENT,
+				    "name the practice (--practice, e.g. ADM:SG1.SP1)");
+	if ((rc = opra_name_check("the practice", r->practice, PRACTICE_ID_MAX)) != OPRA_OK)
+		return rc;
+	if (r->instance[0] == '\0')
+		return opra_err_set(OPRA_INVALID_ARGUMENT,
+				    "name the instance (--instance: a service or unit in the "
+				    "appraisal's scope)");
+	if ((rc = opra_name_check("the instance", r->instance, INSTANCE_NAME_MAX)) != OPRA_OK)
+		return rc;
+	if (strcmp(r->kind, "artifact") != 0 && strcmp(r->kind, "affirmation") != 0)
+		return opra_err_set(OPRA_INVALID_ARGUMENT,
+				    "unknown evidence kind '%.40s': use artifact or affirmation",
+				    r->kind);
+	if ((rc = opra_text_check("the title", r->title, EVIDENCE_TITLE_MAX)) != OPRA_OK)
+		return rc;
+	if (r->file_name[0] &&
+	    ((rc = opra_name_check("the file name", r->file_name, EVIDENCE_FILE_MAX)) != OPRA_OK))
+		return rc;
+	if (strchr(r->file_name, '/') != NULL)
+		return opra_err_set(OPRA_INVALID_ARGUMENT,
+				    "the file name is a base name and may not contain '/'");
+	int has_text = r->text[0] != '\0', has_file = r->sha256[0] != '\0';
+	if (has_text == has_file)
+		return opra_err_set(OPRA_INVALID_ARGUMENT,
+				    has_text ? "give either text or a file (SHA-256 of an uploaded "
+					       "blob), not both"
+					     : "give the evidence as text (--text) or as a file "
+					       "(--file)");
+	if (has_text) {
+		size_t len = strlen(r->text);
+		if (len > EVIDENCE_TEXT_MAX)
+			return opra_err_set(
+				OPRA_OUT_OF_RANGE,
+				"the evidence text is %zu bytes; text evidence may be at "
+				"most %u bytes (64 KiB): put it in a file and submit it "
+				"with --file",
+				len, EVIDENCE_TEXT_MAX);
+		if ((rc = opra_text_check("the evidence text", r->text, EVIDENCE_TEXT_MAX)) !=
+		    OPRA_OK)
+			return rc;
+		if (r->size != 0 && r->size != len)
+			return opra_err_set(OPRA_INVALID_ARGUMENT,
+					    "size %" PRIu64 " does not match the text (%zu bytes); "
+					    "leave size 0 for text",
+					    r->size, len);
+		return OPRA_OK;
+	}
+	if ((rc = check_sha256(r->sha256, h)) != OPRA_OK)
+		return rc;
+	if (r->size > EVIDENCE_UPLOAD_MAX)
+		return opra_err_set(OPRA_OUT_OF_RANGE,
+				    "size %" PRIu64 " is over the evidence file limit (%llu bytes)",
+				    r->size, (unsigned long long)EVIDENCE_UPLOAD_MAX);
+	return OPRA_OK;
+}
+
+/* What Submit needs, resolved in one statement for the common case: the
+ * appraisal by name, the caller's member role, the practice (unqualified,
+ * exactly one in the appraisal's scope), the instance by name, the blob (for
+ * files) and a new evidence id. Anything unusual (an id instead of a name, a
+ * qualified or ambiguous practice, anything missing or refused) falls back to
+ * the shared helpers, which give the precise error. */
+typedef struct {
+	appraisal_ref a;
+	long long practice_id;
+	char practice[PRACTICE_ID_MAX + 1];
+	long long instance_id;
+	int blob_found;
+	long long blob_size;
+	char evidence_id[32];
+} submit_target;
+
+static int submit_resolve(call *c, const Opra__V1__EvidenceSubmitRequest *req, const char *hex,
+			  submit_target *t)
+{
+	PGresult *r = NULL;
+	char uid[32];
+	int rc, fast = 0;
+
+	memset(t, 0, sizeof(*t));
+	snprintf(uid, sizeof(uid), "%lld", c->who->id);
+	const char *p[5] = {req->appraisal, uid, req->practice, req->instance, hex};
+	rc = db_exec(&r, c->db, 1,
+		     "SELECT a.id, a.name, a.sealed_at IS NOT NULL, coalesce(m.role, ''), "
+		     "pr.n, pr.id, pr.full_id, i.id, b.size, nextval('evidence_id_seq') "
+		     "FROM appraisals a "
+		     "LEFT JOIN appraisal_members m ON m.appraisal_id = a.id "
+		     "AND m.user_id = $2::bigint "
+		     "LEFT JOIN appraisal_instances i ON i.appraisal_id = a.id AND i.name = $4 "
+		     "LEFT JOIN blobs b ON b.sha256 = decode($5, 'hex') "
+		     "CROSS JOIN LATERAL (SELECT count(*) AS n, min(p.id) AS id, "
+		     "min(p.full_id) AS full_id FROM practices p JOIN goals g ON g.id = p.goal_id "
+		     "JOIN appraisal_pas ap ON ap.pa_id = g.pa_id AND ap.appraisal_id = a.id "
+		     "WHERE p.full_id_lower = lower($3)) pr "
+		     "WHERE a.name = $1",
+		     5, p);
+	if (rc != OPRA_OK)
+		return rc;
+	if (PQntuples(r) == 1) {
+		t->a.id = to_ll(PQgetvalue(r, 0, 0));
+		snprintf(t->a.name, sizeof(t->a.name), "%s", PQgetvalue(r, 0, 1));
+		t->a.sealed = PQgetvalue(r, 0, 2)[0] == 't';
+		t->a.my_role = member_role_from_name(PQgetvalue(r, 0, 3));
+		snprintf(t->evidence_id, sizeof(t->evidence_id), "%s", PQgetvalue(r, 0, 9));
+		if (!t->a.sealed && (t->a.my_role & MEMBERS_SUBMIT) &&
+		    strcmp(PQgetvalue(r, 0, 4), "1") == 0 && strchr(req->practice, '/') == NULL &&
+		    !PQgetisnull(r, 0, 7)) {
+			fast = 1;
+			t->practice_id = to_ll(PQgetvalue(r, 0, 5));
+			snprintf(t->practice, sizeof(t->practice), "%s", PQgetvalue(r, 0, 6));
+			t->instance_id = to_ll(PQgetvalue(r, 0, 7));
+		}
+		if (!PQgetisnull(r, 0, 8)) {
+			t->blob_found = 1;
+			t->blob_size = to_ll(PQgetvalue(r, 0, 8));
+		}
+	}
+	PQclear(r);
+	r = NULL;
+	if (!fast) {
+		if ((rc = appraisal_open(c, req->appraisal, MEMBERS_SUBMIT, APPR_WRITE, &t->a)) !=
+			    OPRA_OK ||
+		    (rc = appraisal_practice(c, &t->a, req->practice, &t->practice_id,
+					     t->practice)) != OPRA_OK ||
+		    (rc = appraisal_instance(c, &t->a, req->instance, &t->instance_id)) != OPRA_OK)
+			return rc;
+		if (t->evidence_id[0] == '\0') {
+			rc = db_exec(&r, c->db, 1, "SELECT nextval('evidence_id_seq')", 0, NULL);
+			if (rc != OPRA_OK)
+				return rc;
+			snprintf(t->evidence_id, sizeof(t->evidence_id), "%s", PQgetvalue(r, 0, 0));
+			PQclear(r);
+		}
+	}
+	return OPRA_OK;
+}
+
+/* The event's after-image of a new item. Caller frees with free(). */
+static char *submit_event_json(const call *c, const Opra__V1__EvidenceSubmitRequest *req,
+			       const submit_target *t, const char *status, const char *hex,
+			       uint64_t size)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:b}", "id",
+			      t->evidence_id, "practice", t->practice, "instance", req->instance,
+			      "kind", req->kind, "status", status, "sha256", hex, "size",
+			      (json_int_t)size, "title", req->title, "site", c->req->site,
+			      "file_name", req->file_name, "text", req->text[0] != '\0');
+	char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(o);
+	return s;
+}
+
+static int submit(call *c, const ProtobufCMessage *in)
+{
+	const Opra__V1__EvidenceSubmitRequest *req = (const Opra__V1__EvidenceSubmitRequest *)in;
+	submit_target t;
+	PGresult *r = NULL;
+	char *after = NULL;
+	char hex[SHA256_HEX_LEN + 1] = "", size_text[32], uid[32], object[64];
+	uint8_t h[SHA256_BYTES];
+	int is_text = req->text[0] != '\0', rc;
+	uint64_t size;
+
+	if (is_text) {
+		size = strlen(req->text);
+		sha256_ctx ctx;
+		sha256_init(&ctx);
+		sha256_update(&ctx, req->text, (size_t)size);
+		sha256_final(&ctx, h);
+	} else {
+		size = req->size;
+		sha256_parse_hex(h, req->sha256);
+	}
+	sha256_hex(hex, h);
+	if ((rc = submit_resolve(c, req, hex, &t)) != OPRA_OK)
+		goto done;
+	if (!is_text) {
+		if (!t.blob_found) {
+			const char *pb[1] = {hex};
+			if ((rc = db_exec(&r, c->db, 1,
+					  "SELECT size FROM blobs WHERE sha256 = decode($1, 'hex')",
+					  1, pb)) != OPRA_OK)
+				goto done;
+			if (PQntuples(r) == 1) {
+				t.blob_found = 1;
+				t.blob_size = to_ll(PQgetvalue(r, 0, 0));
+			}
+			PQclear(r);
+			r = NULL;
+		}
+		if (!t.blob_found) {
+			rc = opra_err_set(OPRA_FAILED_PRECONDITION,
+					  "no file with SHA-256 %s is stored: upload it first "
+					  "(opra evidence submit --file does both)",
+					  hex);
+			goto done;
+		}
+		if ((uint64_t)t.blob_size != size) {
+			rc = opra_err_set(OPRA_INVALID_ARGUMENT,
+					  "the stored file with SHA-256 %s has %lld bytes, not "
+					  "%" PRIu64,
+					  hex, t.blob_size, size);
+			goto done;
+		}
+	}
+	const char *status = t.a.my_role == MEMBER_AUTOMATION ? "proposed" : "accepted";
+	if ((after = submit_event_json(c, req, &t, status, hex, size)) == NULL) {
+		rc = oom();
+		goto done;
+	}
+	/* The event first: it locks the appraisal row (FOR UPDATE) before the
+	 * evidence row's foreign key takes a share lock on it, so concurrent
+	 * submissions queue instead of deadlocking. */
+	snprintf(object, sizeof(object), "evidence %s", t.evidence_id);
+	if ((rc = appraisal_event(c, &t.a, object, NULL, after, 0, NULL)) != OPRA_OK)
+		goto done;
+	char aid[32], pid[32], iid[32];
+	snprintf(aid, sizeof(aid), "%lld", t.a.id);
+	snprintf(pid, sizeof(pid), "%lld", t.practice_id);
+	snprintf(iid, sizeof(iid), "%lld", t.instance_id);
+	snprintf(size_text, sizeof(size_text), "%" PRIu64, size);
+	snprintf(uid, sizeof(uid), "%lld", c->who->id);
+	const char *p[14] = {t.evidence_id,
+			     aid,
+			     pid,
+			     iid,
+			     req->kind,
+			     req->title,
+			     status,
+			     hex,
+			     size_text,
+			     is_text ? req->text : NULL,
+			     req->file_name,
+			     uid,
+			     c->req->site,
+			     c->req->client_id};
+	rc = db_exec(
+		&r, c->db, 1,
+		"INSERT INTO evidence (id, appraisal_id, practice_id, instance_id, kind, "
+		"title, status, sha256, size, body_text, blob_sha256, file_name, "
+		"submitted_by, site, client_id) VALUES ($1::bigint, $2::bigint, $3::bigint, "
+		"$4::bigint, $5, $6, $7, decode($8, 'hex'), $9::bigint, $10::text, "
+		"CASE WHEN $10::text IS NULL THEN decode($8, 'hex') END, $11, $12::bigint, $13, "
+		"$14) RETURNING " TS("submitted_at"),
+		14, p);
+	if (rc != OPRA_OK)
+		goto done;
+	Opra__V1__EvidenceItem it = OPRA__V1__EVIDENCE_ITEM__INIT;
+	it.id = t.evidence_id;
+	it.appraisal = t.a.name;
+	it.practice = t.practice;
+	it.instance = req->instance;
+	it.kind = req->kind;
+	it.title = req->title;
+	it.status = (char *)status;
+	it.sha256 = hex;
+	it.size = size;
+	it.submitted_by = (char *)c->who->name;
+	it.submitted_at = PQgetvalue(r, 0, 0);
+	it.site = c->req->site;
+	it.client_id = c->req->client_id;
+	it.file_name = req->file_name;
+	it.is_text = is_text;
+	Opra__V1__EvidenceReply resp = OPRA__V1__EVIDENCE_REPLY__INIT;
+	resp.evidence = &it;
+	resp.result = "submitted";
+	rc = call_reply(c, &resp.base);
+done:
+	PQclear(r);
+	free(after);
+	return rc;
+}
+
+/* ---- List ---- */
+
+static int list_validate(const ProtobufCMessage *in)
+{
+	const Opra__V1__EvidenceListRequest *r = (const Opra__V1__EvidenceListRequest *)in;
+	int rc;
+	if ((rc = check_appraisal_name(r->appraisal)) != OPRA_OK)
+		return rc;
+	if (r->practice[0] &&
+	    (rc = opra_name_check("the practice", r->practice, PRACTICE_ID_MAX)) != OPRA_OK)
+		return rc;
+	if (r->instance[0] &&
+	    (rc = opra_name_check("the instance", r->instance, INSTANCE_NAME_MAX)) != OPRA_OK)
+		return rc;
+	if (r->status[0] && strcmp(r->status, "proposed") != 0 &&
+	    strcmp(r->status, "accepted") != 0 && strcmp(r->status, "rejected") != 0)
+		return opra_err_set(OPRA_INVALID_ARGUMENT,
+				    "unknown status '%.40s': use proposed, accepted or rejected",
+				    r->status);
+	if (r->kind[0] && strcmp(r->kind, "artifact") != 0 && strcmp(r->kind, "affirmation") != 0)
+		return opra_err_set(OPRA_INVALID_ARGUMENT,
+				    "unknown evidence kind '%.40s': use artifact or affirmation",
+				    r->kind);
+	return OPRA_OK;
+}
+
+static int list(call *c, const ProtobufCMessage *in)
+{
+	const Opra__V1__EvidenceListRequest *req = (const Opra__V1__EvidenceListRequest *)in;
+	appraisal_ref a;
+	PGresult *r = NULL;
+	Opra__V1__EvidenceItem *items = NULL, **ptrs = NULL;
+	char aid[32], pid[32] = "", iid[32] = "", canonical[PRACTICE_ID_MAX + 1];
+	long long id = 0;
+	int rc;
+
+	if ((rc = appraisal_open(c, req->appraisal, MEMBERS_READ, APPR_STAFF_READS, &a)) != OPRA_OK)
+		return rc;
+	if (req->practice[0]) {
+		if ((rc = appraisal_practice(c, &a, req->practice, &id, canonical)) != OPRA_OK)
+			return rc;
+		snprintf(pid, sizeof(pid), "%lld", id);
+	}
+	if (req->instance[0]) {
+		if ((rc = appraisal_instance(c, &a, req->instance, &id)) != OPRA_OK)
+			return rc;
+		snprintf(iid, sizeof(iid), "%lld", id);
+	}
+	snprintf(aid, sizeof(aid), "%lld", a.id);
+	const char *p[5] = {aid, pid[0] ? pid : NULL, iid[0] ? iid : NULL, req->status, req->kind};
+	rc = db_exec(&r, c->db, 1,
+		     "SELECT " ITEM_COLS ITEM_FROM "WHERE e.appraisal_id = $1::bigint "
+		     "AND ($2::bigint IS NULL OR e.practice_id = $2::bigint) "
+		     "AND ($3::bigint IS NULL OR e.instance_id = $3::bigint) "
+		     "AND ($4 = '' OR e.status = $4) AND ($5 = '' OR e.kind = $5) ORDER BY e.id",
+		     5, p);
+	if (rc != OPRA_OK)
+		goto done;
+	int n = PQntuples(r);
+	items = opra_calloc((size_t)n + 1, sizeof(*items));
+	ptrs = opra_calloc((size_t)n + 1, sizeof(*ptrs));
+	if (items == NULL || ptrs == NULL) {
+		rc = oom();
+		goto done;
+	}
+	for (int i = 0; i < n; i++) {
+		item_from_row(&items[i], r, i);
+		ptrs[i] = &items[i];
+	}
+	Opra__V1__EvidenceListReply resp = OPRA__V1__EVIDENCE_LIST_REPLY__INIT;
+	resp.items = ptrs;
+	resp.n_items = (size_t)n;
+	rc = call_reply(c, &resp.base);
+done:
+	opra_free(items);
+	opra_free(ptrs);
+	PQclear(r);
+	return rc;
+}
+
+/* ---- Get ---- */
+
+static int get_validate(const ProtobufCMessage *in)
+{
+	return check_evidence_id(((const Opra__V1__EvidenceGetRequest *)in)->id);
+}
+
+/* Appends bytes [offset, offset + len) of the blob stored by upload
+ * upload_id (chunk size cs) to out, reading only the chunks that hold them
+ * and only the needed part of each (substring on the bytea). */
+static int blob_read(call *c, const char *upload_id, uint32_t cs, uint64_t offset, uint32_t len,
+		     opra_buf *out)
+{
+	uint64_t end = offset + len;
+	for (uint64_t seq = offset / cs; len > 0 && seq * cs < end; seq++) {
+		uint64_t start = seq * cs;
+		uint64_t from = offset > start ? offset - start : 0;
+		uint64_t to = end - start < cs ? end - start : cs;
+		char seq_text[24], from_text[24], count_text[24];
+		snprintf(seq_text, sizeof(seq_text), "%" PRIu64, seq);
+		snprintf(from_text, sizeof(from_text), "%" PRIu64, from + 1);
+		snprintf(count_text, sizeof(count_text), "%" PRIu64, to - from);
+		const char *p[4] = {upload_id, seq_text, from_text, count_text};
+		PGresult *r = NULL;
+		int rc = exec_binary_result(
+			&r, c,
+			"SELECT substring(data FROM $3::integer FOR $4::integer) "
+			"FROM upload_chunks WHERE upload_id = $1::bigint AND "
+			"seq = $2::integer",
+			4, p, NULL, NULL);
+		if (rc != OPRA_OK)
+			return rc;
+		if (PQntuples(r) != 1 || (uint64_t)PQgetlength(r, 0, 0) != to - from) {
+			PQclear(r);
+			return opra_err_set(OPRA_DATA_LOSS,
+					    "chunk %s of stored upload %s is missing or short; the "
+					    "file cannot be read back",
+					    seq_text, upload_id);
+		}
+		rc = opra_buf_append(out, PQgetvalue(r, 0, 0), (size_t)(to - from));
+		PQclear(r);
+		if (rc != OPRA_OK)
+			return oom();
+	}
+	return OPRA_OK;
+}
+
+static int get(call *c, const ProtobufCMessage *in)
+{
+	const Opra__V1__EvidenceGetRequest *req = (const Opra__V1__EvidenceGetRequest *)in;
+	appraisal_ref a;
+	PGresult *r = NULL, *b = NULL;
+	opra_buf data = OPRA_BUF_INIT;
+	int rc;
+
+	if ((rc = item_appraisal(c, req->id, MEMBERS_READ, APPR_STAFF_READS, &a)) != OPRA_OK)
+		return rc;
+	if ((rc = item_load(c, req->id, 0, &r)) != OPRA_OK)
+		return rc;
+	uint64_t size = (uint64_t)to_ll(PQgetvalue(r, 0, 8));
+	int is_text = PQgetvalue(r, 0, 14)[0] == 't';
+	if (req->offset > size) {
+		rc = opra_err_set(OPRA_OUT_OF_RANGE,
+				  "offset %" PRIu64 " is past the end of evidence %s (%" PRIu64
+				  " bytes)",
+				  req->offset, req->id, size);
+		goto done;
+	}
+	uint32_t want = req->length == 0 || req->length > server_chunk_size(c)
+				? server_chunk_size(c)
+				: req->length;
+	uint64_t left = size - req->offset;
+	uint32_t len = left < want ? (uint32_t)left : want;
+	const char *p[1] = {req->id};
+	if (is_text) {
+		rc = exec_binary_result(&b, c,
+					"SELECT body_text FROM evidence WHERE id = $1::bigint", 1,
+					p, NULL, NULL);
+		if (rc != OPRA_OK)
+			goto done;
+		if (PQntuples(b) != 1 || (uint64_t)PQgetlength(b, 0, 0) != size) {
+			rc = opra_err_set(OPRA_DATA_LOSS, "the text of evidence %s is damaged",
+					  req->id);
+			goto done;
+		}
+		if ((rc = opra_buf_append(&data, PQgetvalue(b, 0, 0) + req->offset, len)) !=
+		    OPRA_OK)
+			goto done;
+	} else if (len > 0) {
+		rc = db_exec(&b, c->db, 1,
+			     "SELECT u.id, u.chunk_size FROM evidence e JOIN blobs bl "
+			     "ON bl.sha256 = e.blob_sha256 JOIN uploads u ON u.id = bl.upload_id "
+			     "WHERE e.id = $1::bigint",
+			     1, p);
+		if (rc != OPRA_OK)
+			goto done;
+		if (PQntuples(b) != 1) {
+			rc = opra_err_set(OPRA_DATA_LOSS, "the file of evidence %s is missing",
+					  req->id);
+			goto done;
+		}
+		if ((rc = blob_read(c, PQgetvalue(b, 0, 0), (uint32_t)to_ll(PQgetvalue(b, 0, 1)),
+				    req->offset, len, &data)) != OPRA_OK)
+			goto done;
+	}
+	Opra__V1__EvidenceItem it;
+	item_from_row(&it, r, 0);
+	Opra__V1__EvidenceGetReply resp = OPRA__V1__EVIDENCE_GET_REPLY__INIT;
+	resp.evidence = &it;
+	resp.offset = req->offset;
+	resp.data.data = data.data;
+	resp.data.len = data.len;
+	resp.eof = req->offset + len >= size;
+	rc = call_reply(c, &resp.base);
+done:
+	PQclear(r);
+	PQclear(b);
+	opra_buf_free(&data);
+	return rc;
+}
+
+/* ---- Accept / Reject ---- */
+
+typedef enum { DECIDE_ACCEPT, DECIDE_REJECT } decide_kind;
+static const decide_kind decide_accept = DECIDE_ACCEPT, decide_reject = DECIDE_REJECT;
+
+static int decide_validate(const ProtobufCMessage *in)
+{
+	const Opra__V1__EvidenceDecideRequest *r = (const Opra__V1__EvidenceDecideRequest *)in;
+	int rc = check_evidence_id(r->id);
+	if (rc != OPRA_OK)
+		return rc;
+	return opra_text_check("the reason", r->reason, EVIDENCE_REASON_MAX);
+}
+
+static int decide(call *c, const ProtobufCMessage *in)
+{
+	const Opra__V1__EvidenceDecideRequest *req = (const Opra__V1__EvidenceDecideRequest *)in;
+	decide_kind kind = *(const decide_kind *)c->arg;
+	const char *to = kind == DECIDE_ACCEPT ? "accepted" : "rejected";
+	appraisal_ref a;
+	PGresult *r = NULL;
+	char *before = NULL, *after = NULL;
+	int rc;
+
+	if (kind == DECIDE_REJECT && req->reason[0] == '\0')
+		return opra_err_set(OPRA_INVALID_ARGUMENT,
+				    "say why evidence %s is rejected (--reason TEXT); the reason "
+				    "is kept with the decision",
+				    req->id);
+	/* The appraisal row first (as every appraisal change does), then the
+	 * evidence row. */
+	if ((rc = item_appraisal(c, req->id, MEMBERS_DECIDE, APPR_WRITE | APPR_LOCK, &a)) !=
+	    OPRA_OK)
+		return rc;
+	if ((rc = item_load(c, req->id, 1, &r)) != OPRA_OK)
+		return rc;
+	const char *from = PQgetvalue(r, 0, 6);
+	if (strcmp(from, to) == 0) {
+		rc = reply_item(c, r, "unchanged");
+		goto done;
+	}
+	json_t *bo = json_pack("{s:s, s:s}", "status", from, "reason", PQgetvalue(r, 0, 17));
+	json_t *ao = json_pack("{s:s, s:s, s:s}", "status", to, "reason", req->reason, "decided_by",
+			       c->who->name);
+	before = bo ? json_dumps(bo, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	after = ao ? json_dumps(ao, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(bo);
+	json_decref(ao);
+	if (before == NULL || after == NULL) {
+		rc = oom();
+		goto done;
+	}
+	char object[64];
+	snprintf(object, sizeof(object), "evidence %s", req->id);
+	if ((rc = appraisal_event(c, &a, object, before, after, 0, NULL)) != OPRA_OK)
+		goto done;
+	char uid[32];
+	snprintf(uid, sizeof(uid), "%lld", c->who->id);
+	const char *p[4] = {req->id, to, uid, req->reason};
+	if ((rc = db_cmd(c->db,
+			 "UPDATE evidence SET status = $2, decided_by = $3::bigint, "
+			 "decided_at = now(), reason = $4 WHERE id = $1::bigint",
+			 4, p)) != OPRA_OK)
+		goto done;
+	PQclear(r);
+	r = NULL;
+	if ((rc = item_load(c, req->id, 0, &r)) != OPRA_OK)
+		goto done;
+	rc = reply_item(c, r, to);
+done:
+	PQclear(r);
+	free(before);
+	free(after);
+	return rc;
+}
+
+#define ROLES_DECIDE (ROLE_ADMIN | ROLE_PROGRAM_OFFICE | ROLE_USER)
+
 static const method_impl methods[] = {
-	{"UploadBegin", not_yet, NULL, ROLES_ANY, 0, NULL},
-	{"UploadChunk", not_yet, NULL, ROLES_ANY, 0, NULL},
-	{"UploadCommit", not_yet, NULL, ROLES_ANY, 0, NULL},
-	{"Submit", not_yet, NULL, ROLES_ANY, 0, NULL},
-	{"List", not_yet, NULL, ROLES_ANY, 0, NULL},
-	{"Get", not_yet, NULL, ROLES_ANY, 0, NULL},
-	{"Accept", not_yet, NULL, ROLES_ANY, 0, NULL},
-	{"Reject", not_yet, NULL, ROLES_ANY, 0, NULL},
+	{"UploadBegin", upload_begin, upload_begin_validate, ROLES_ANY,
+	 METHOD_MUTATES | METHOD_NO_KEY, NULL},
+	{"UploadChunk", upload_chunk, NULL, ROLES_ANY, METHOD_MUTATES | METHOD_NO_KEY, NULL},
+	{"UploadCommit", upload_commit, NULL, ROLES_ANY, METHOD_MUTATES | METHOD_NO_KEY, NULL},
+	{"Submit", submit, submit_validate, ROLES_ANY, METHOD_MUTATES | METHOD_BATCH, NULL},
+	{"List", list, list_validate, ROLES_ANY, 0, NULL},
+	{"Get", get, get_validate, ROLES_ANY, 0, NULL},
+	{"Accept", decide, decide_validate, ROLES_DECIDE, METHOD_MUTATES | METHOD_BATCH,
+	 &decide_accept},
+	{"Reject", decide, decide_validate, ROLES_DECIDE, METHOD_MUTATES | METHOD_BATCH,
+	 &decide_reject},
 };
 
 const service_impl svc_evidence = {&opra__v1__evidence__descriptor, methods,
