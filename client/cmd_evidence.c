@@ -622,7 +622,16 @@ int cmd_evidence_submit(cli_ctx *ctx, const cli_args *args)
 		struct stat st;
 		if (stat(abs_path, &st) != 0 || !S_ISREG(st.st_mode))
 			return cli_usage(ctx, "--file %s is not a regular file", file);
-		if ((rc = sha256_file(abs_path, digest, &size)) != OPRA_OK)
+		/* Hashes of files hashed before are remembered by (device,
+		 * inode, size, mtime, ctime): a second submit of a big file that
+		 * the server already has costs no reading at all. */
+		char cache[PATH_MAX];
+		int have_cache = client_state_dir(cache, sizeof(cache), "hashes") == OPRA_OK;
+		if (have_cache && client_make_dirs(cache, 0700) != OPRA_OK)
+			have_cache = 0;
+		opra_err_clear();
+		if ((rc = sha256_file_cached(abs_path, have_cache ? cache : NULL, digest, &size)) !=
+		    OPRA_OK)
 			return out_fail(ctx->out, rc);
 		sha256_hex(hex, digest);
 		req.file_name = (char *)base_name(abs_path);

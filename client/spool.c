@@ -57,26 +57,34 @@ static int join(char *out, size_t size, const char *a, const char *b)
 	return OPRA_OK;
 }
 
-int spool_default_dir(char *out, size_t size)
+int client_state_dir(char *out, size_t size, const char *leaf)
 {
 	const char *xdg = getenv("XDG_STATE_HOME");
 	const char *home = getenv("HOME");
 	int n;
 
 	if (xdg && xdg[0] == '/')
-		n = snprintf(out, size, "%s/opra/spool", xdg);
+		n = snprintf(out, size, "%s/opra/%s", xdg, leaf);
 	else if (home && home[0])
-		n = snprintf(out, size, "%s/.local/state/opra/spool", home);
+		n = snprintf(out, size, "%s/.local/state/opra/%s", home, leaf);
 	else
 		return opra_err_set(OPRA_NOT_FOUND,
-				    "no place for the spool: set XDG_STATE_HOME or HOME");
+				    "no place for the client's state (%s): set XDG_STATE_HOME or "
+				    "HOME",
+				    leaf);
 	if (n < 0 || (size_t)n >= size)
-		return opra_err_set(OPRA_INVALID_ARGUMENT, "the spool directory path is too long");
+		return opra_err_set(OPRA_INVALID_ARGUMENT, "the %s directory path is too long",
+				    leaf);
 	return OPRA_OK;
 }
 
+int spool_default_dir(char *out, size_t size)
+{
+	return client_state_dir(out, size, "spool");
+}
+
 /* mkdir -p with mode for every directory it creates. */
-static int make_dirs(const char *path, mode_t mode)
+int client_make_dirs(const char *path, mode_t mode)
 {
 	char buf[PATH_MAX];
 	size_t len = strlen(path);
@@ -117,7 +125,7 @@ int spool_open(spool **out, const char *dir)
 	}
 	if ((rc = join(s->failed, sizeof(s->failed), s->dir, "failed")) != OPRA_OK)
 		goto fail;
-	if ((rc = make_dirs(s->dir, 0700)) != OPRA_OK)
+	if ((rc = client_make_dirs(s->dir, 0700)) != OPRA_OK)
 		goto fail;
 	if (stat(s->dir, &st) != 0) {
 		rc = file_error(errno, "use the spool directory", s->dir);

@@ -30,6 +30,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <stdint.h>
 
 /* Longest record id ("000000000042-" + sanitised key). */
@@ -70,6 +71,12 @@ typedef struct {
 	bool file_copy;
 	uint64_t data_offset; /* where the copy starts in the record file */
 } spool_record;
+
+/* A directory of the client's state: $XDG_STATE_HOME/opra/LEAF, default
+ * ~/.local/state/opra/LEAF (not created here). */
+int client_state_dir(char *out, size_t size, const char *leaf);
+/* mkdir -p, with mode for every directory it creates. */
+int client_make_dirs(const char *path, mode_t mode);
 
 /* The spool directory: $XDG_STATE_HOME/opra/spool when XDG_STATE_HOME is
  * absolute, else $HOME/.local/state/opra/spool. OPRA_OK, NOT_FOUND (no

@@ -40,4 +40,13 @@ int sha256_parse_hex(uint8_t out[SHA256_BYTES], const char *hex);
  * digest and size; on failure sets the last error naming the path. */
 int sha256_file(const char *path, uint8_t out[SHA256_BYTES], uint64_t *size);
 
+/* sha256_file with a cache of earlier results in cache_dir (created 0700 if
+ * missing; NULL: no cache), one small file per (device, inode) holding the
+ * size, modification and status-change times (nanoseconds) and the digest.
+ * A hit needs all of them equal; the status-change time cannot be set back
+ * by a user, so a file changed since it was hashed is always hashed again.
+ * Problems with the cache itself are never errors: the file is hashed. */
+int sha256_file_cached(const char *path, const char *cache_dir, uint8_t out[SHA256_BYTES],
+		       uint64_t *size);
+
 #endif
