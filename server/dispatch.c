@@ -44,25 +44,36 @@ struct dispatcher {
 	method_entry *methods;
 	size_t n;
 	const server_info *info;
+	atomic_ullong batch_txns;     /* group-commit transactions (2+ requests) */
+	atomic_ullong batch_requests; /* requests executed in them */
+	atomic_ullong batch_reruns;   /* requests re-run alone after ABORTED in a batch */
+	atomic_ullong batch_fallbacks;
 };
 
 int dispatch_create(dispatcher **out, const server_info *info)
+{
+	return dispatch_create_with(out, info, NULL, 0);
+}
+
+int dispatch_create_with(dispatcher **out, const server_info *info,
+			 const service_impl *const *extra, size_t n_extra)
 {
 	dispatcher *d = NULL;
 	size_t total = 0;
 	int rc = OPRA_OK;
 
 	*out = NULL;
-	for (size_t s = 0; s < sizeof(services) / sizeof(services[0]); s++)
-		total += services[s]->desc->n_methods;
+	size_t n_builtin = sizeof(services) / sizeof(services[0]);
+	for (size_t s = 0; s < n_builtin + n_extra; s++)
+		total += (s < n_builtin ? services[s] : extra[s - n_builtin])->desc->n_methods;
 	d = opra_calloc(1, sizeof(*d));
 	if (d == NULL || (d->methods = opra_calloc(total, sizeof(method_entry))) == NULL) {
 		rc = opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
 		goto done;
 	}
 	d->info = info;
-	for (size_t s = 0; s < sizeof(services) / sizeof(services[0]); s++) {
-		const service_impl *svc = services[s];
+	for (size_t s = 0; s < n_builtin + n_extra; s++) {
+		const service_impl *svc = s < n_builtin ? services[s] : extra[s - n_builtin];
 		for (unsigned m = 0; m < svc->desc->n_methods; m++) {
 			const ProtobufCMethodDescriptor *md = &svc->desc->methods[m];
 			const method_impl *impl = NULL;
@@ -142,6 +153,16 @@ int call_reply(call *c, const ProtobufCMessage *msg)
 		return OPRA_RESOURCE_EXHAUSTED;
 	protobuf_c_message_pack(msg, dst);
 	c->reply->len = n;
+	return OPRA_OK;
+}
+
+int call_park(call *c, long long key, long long ms)
+{
+	if (!c->may_park)
+		return opra_err_set(OPRA_FAILED_PRECONDITION, "this request cannot wait here");
+	c->parked = 1;
+	c->park_key = key;
+	c->park_ms = ms < 1 ? 1 : ms;
 	return OPRA_OK;
 }
 
@@ -271,22 +292,77 @@ static int idem_store(call *c, const method_entry *m)
 	return rc;
 }
 
-/* Runs the handler; for mutating methods inside one transaction with the
- * idempotency record. */
-static int execute(call *c, const method_entry *m, const ProtobufCMessage *body)
-{
+/* One request on its way through the pipeline. Errors are kept here (not
+ * only in the thread's last error) because a batch finishes its requests
+ * after running them all. */
+typedef struct {
+	dispatch_item *it;
+	Opra__V1__Request *req;
+	ProtobufCMessage *body;
+	method_entry *m;
+	caller who;
+	int have_caller;
+	opra_buf reply;
+	long long t0;
 	int rc;
-	if (!(m->impl->flags & METHOD_MUTATES))
-		return m->impl->fn(c, body);
+	int rerun; /* ABORTED inside a batch: run again alone afterwards */
+	char msg[OPRA_ERR_MSG_MAX];
+	char details[OPRA_ERR_DETAILS_MAX];
+} rstate;
 
-	int state = IDEM_NEW;
+/* Records rc with the thread's current message as the request's outcome. */
+static int rs_fail(rstate *rs, int rc)
+{
+	rs->rc = rc;
+	if (rc == OPRA_OK)
+		return rc;
+	if (opra_err_code() != rc || opra_err_msg()[0] == '\0')
+		opra_err_set(rc, "%s", opra_status_name(rc));
+	snprintf(rs->msg, sizeof(rs->msg), "%s", opra_err_msg());
+	snprintf(rs->details, sizeof(rs->details), "%s", opra_err_details());
+	return rc;
+}
+
+/* Keeps the last error across a rollback (which may set its own). */
+static void rollback_keep_error(db *dbh)
+{
+	int code = opra_err_code();
+	char msg[OPRA_ERR_MSG_MAX], details[OPRA_ERR_DETAILS_MAX];
+	snprintf(msg, sizeof(msg), "%s", opra_err_msg());
+	snprintf(details, sizeof(details), "%s", opra_err_details());
+	db_rollback(dbh);
+	opra_err_set(code, "%s", msg);
+	opra_err_set_details(details[0] ? details : NULL);
+}
+
+static call call_for(dispatcher *d, rstate *rs, db *dbh)
+{
+	call c = {.db = dbh,
+		  .who = rs->have_caller ? &rs->who : NULL,
+		  .req = rs->req,
+		  .peer = rs->it->peer,
+		  .server = d->info,
+		  .reply = &rs->reply,
+		  .arg = rs->m->impl->arg,
+		  .waited_ms = rs->it->waited_ms,
+		  .may_park = (rs->m->impl->flags & METHOD_PARKS) && rs->it->may_park};
+	return c;
+}
+
+/* The idempotency claim, the handler and the idempotency record, inside a
+ * transaction (or savepoint) the caller opened. *replayed tells a stored
+ * reply from a fresh one. */
+static int run_mutation(call *c, const method_entry *m, const ProtobufCMessage *body, int *replayed)
+{
+	int state = IDEM_NEW, rc;
 	opra_buf stored = OPRA_BUF_INIT;
-	if ((rc = db_begin(c->db)) != OPRA_OK)
-		goto done;
+
+	*replayed = 0;
 	if (!(m->impl->flags & METHOD_NO_KEY) &&
 	    (rc = idem_claim(c, m, &state, &stored)) != OPRA_OK)
 		goto done;
 	if (state == IDEM_REPLAY) {
+		*replayed = 1;
 		opra_buf_reset(c->reply);
 		rc = opra_buf_append(c->reply, stored.data, stored.len);
 		log_debug("replayed stored response for idempotency key %s",
@@ -295,160 +371,409 @@ static int execute(call *c, const method_entry *m, const ProtobufCMessage *body)
 	}
 	if ((rc = m->impl->fn(c, body)) != OPRA_OK)
 		goto done;
-	if (!(m->impl->flags & METHOD_NO_KEY) && (rc = idem_store(c, m)) != OPRA_OK)
-		goto done;
-	rc = db_commit(c->db);
+	if (!(m->impl->flags & METHOD_NO_KEY))
+		rc = idem_store(c, m);
 done:
-	if (rc != OPRA_OK || state == IDEM_REPLAY) {
-		/* Keep the handler's message: rollback must not overwrite it. */
-		int code = opra_err_code();
-		char msg[OPRA_ERR_MSG_MAX], details[OPRA_ERR_DETAILS_MAX];
-		snprintf(msg, sizeof(msg), "%s", opra_err_msg());
-		snprintf(details, sizeof(details), "%s", opra_err_details());
-		db_rollback(c->db);
-		opra_err_set(code, "%s", msg);
-		opra_err_set_details(details[0] ? details : NULL);
-	}
 	opra_buf_free(&stored);
 	return rc;
 }
 
+/* Runs the handler; for mutating methods inside one transaction with the
+ * idempotency record. */
+static int execute(call *c, const method_entry *m, const ProtobufCMessage *body)
+{
+	int rc, replayed = 0;
+	if (!(m->impl->flags & METHOD_MUTATES))
+		return m->impl->fn(c, body);
+
+	if ((rc = db_begin(c->db)) != OPRA_OK)
+		goto done;
+	if ((rc = run_mutation(c, m, body, &replayed)) != OPRA_OK || replayed)
+		goto done;
+	rc = db_commit(c->db);
+done:
+	/* A replay changed nothing: roll back, keeping the reply. */
+	if (rc != OPRA_OK || replayed)
+		rollback_keep_error(c->db);
+	return rc;
+}
+
 static void log_request(const char *method, const caller *who, int status, long long us,
-			uint64_t request_id, const char *peer)
+			uint64_t request_id, const char *peer, const char *how)
 {
 	if (!opra_log_enabled(OPRA_LOG_INFO))
 		return;
 	opra_log(status == OPRA_INTERNAL ? OPRA_LOG_WARN : OPRA_LOG_INFO,
-		 "rpc %s caller=%s status=%s ms=%.3f id=%016llx peer=%s", method,
+		 "rpc %s caller=%s status=%s ms=%.3f id=%016llx peer=%s%s", method,
 		 who ? who->name : "-", opra_status_name(status), (double)us / 1000.0,
-		 (unsigned long long)request_id, peer ? peer : "-");
+		 (unsigned long long)request_id, peer ? peer : "-", how);
 }
 
-static int authorize_and_execute(dispatcher *d, method_entry *m, db *dbh,
-				 const Opra__V1__Request *req, const ProtobufCMessage *body,
-				 const char *peer, caller *who, int *have_caller, opra_buf *reply)
+/* Steps 1-3, without the database: envelope, method, deadline, body,
+ * validation, idempotency key present. */
+static int check_request(dispatcher *d, rstate *rs)
 {
-	int rc;
-	*have_caller = 0;
-	/* 4. authentication */
-	if (!(m->impl->flags & METHOD_PUBLIC)) {
-		if (req->token[0] == '\0')
-			return opra_err_set(
-				OPRA_UNAUTHENTICATED,
-				"%s needs a token: pass --token, set OPRA_TOKEN, or put "
-				"token = ... in the config file",
-				m->full_name);
-		if ((rc = auth_token(who, dbh, req->token)) != OPRA_OK)
-			return rc;
-		*have_caller = 1;
-		/* 5. authorisation */
-		if (!(who->role & m->impl->roles))
-			return opra_err_set(OPRA_PERMISSION_DENIED,
-					    "%s is not allowed for role '%s' (user '%s')",
-					    m->full_name, role_name(who->role), who->name);
-	}
-	/* 6. execution */
-	call c = {.db = dbh,
-		  .who = *have_caller ? who : NULL,
-		  .req = req,
-		  .peer = peer,
-		  .server = d->info,
-		  .reply = reply,
-		  .arg = m->impl->arg};
-	return execute(&c, m, body);
-}
-
-int dispatch_handle(dispatcher *d, db *dbh, const uint8_t *data, size_t len, const char *peer,
-		    long long queued_us, opra_buf *out)
-{
-	Opra__V1__Request *req = NULL;
-	ProtobufCMessage *body = NULL;
-	method_entry *m = NULL;
-	caller who;
-	int have_caller = 0;
-	opra_buf reply = OPRA_BUF_INIT;
-	long long t0 = opra_now_us();
+	dispatch_item *it = rs->it;
 	int rc;
 
-	opra_err_clear();
 	/* 1. envelope */
-	if ((rc = envelope_request_decode(&req, data, len)) != OPRA_OK)
-		goto done;
-	if (req->protocol_version > OPRA_PROTOCOL_VERSION) {
-		rc = opra_err_set(OPRA_FAILED_PRECONDITION,
-				  "the client speaks protocol %u but this server (oprad %s) speaks "
-				  "%d: upgrade oprad",
-				  req->protocol_version, OPRA_VERSION, OPRA_PROTOCOL_VERSION);
-		goto done;
-	}
+	if ((rc = envelope_request_decode(&rs->req, it->data, it->len)) != OPRA_OK)
+		return rs_fail(rs, rc);
+	if (rs->req->protocol_version > OPRA_PROTOCOL_VERSION)
+		return rs_fail(
+			rs, opra_err_set(OPRA_FAILED_PRECONDITION,
+					 "the client speaks protocol %u but this server (oprad %s) "
+					 "speaks %d: upgrade oprad",
+					 rs->req->protocol_version, OPRA_VERSION,
+					 OPRA_PROTOCOL_VERSION));
 	/* 2. method */
-	if ((m = find_method(d, req->method)) == NULL) {
-		rc = opra_err_set(OPRA_UNIMPLEMENTED,
-				  "unknown method '%s': this server (oprad %s) does not implement "
-				  "it",
-				  req->method, OPRA_VERSION);
-		goto done;
-	}
-	if (req->deadline_ms > 0 && queued_us / 1000 > (long long)req->deadline_ms) {
-		rc = opra_err_set(OPRA_DEADLINE_EXCEEDED,
-				  "the server was too busy to start the request within its %u ms "
-				  "deadline",
-				  req->deadline_ms);
-		goto done;
-	}
+	if ((rs->m = find_method(d, rs->req->method)) == NULL)
+		return rs_fail(rs, opra_err_set(OPRA_UNIMPLEMENTED,
+						"unknown method '%s': this server (oprad %s) does "
+						"not implement it",
+						rs->req->method, OPRA_VERSION));
+	/* A long poll's deadline covers its whole wait, which the client
+	 * allows for; only time spent queued for a worker counts here. */
+	if (rs->req->deadline_ms > 0 && it->queued_us / 1000 > (long long)rs->req->deadline_ms)
+		return rs_fail(rs, opra_err_set(OPRA_DEADLINE_EXCEEDED,
+						"the server was too busy to start the request "
+						"within its %u ms deadline",
+						rs->req->deadline_ms));
 	/* 3. body */
-	body = protobuf_c_message_unpack(m->desc->input, NULL, req->body.len, req->body.data);
-	if (body == NULL) {
-		rc = opra_err_set(OPRA_INVALID_ARGUMENT,
-				  "the body of %s is not a valid %s message (%zu bytes)",
-				  m->full_name, m->desc->input->name, req->body.len);
-		goto done;
-	}
-	if (m->impl->validate && (rc = m->impl->validate(body)) != OPRA_OK)
-		goto done;
-	if ((m->impl->flags & METHOD_MUTATES) && !(m->impl->flags & METHOD_NO_KEY) &&
-	    req->idempotency_key[0] == '\0') {
-		rc = opra_err_set(OPRA_INVALID_ARGUMENT,
-				  "%s changes data and needs an idempotency key in the request "
-				  "envelope (one per logical operation)",
-				  m->full_name);
-		goto done;
-	}
-	/* 4.-6. authentication, authorisation, execution. When PostgreSQL
-	 * restarted under us the first attempt fails with UNAVAILABLE on the dead
-	 * connection; nothing was committed, so reconnecting and running it once
-	 * more is safe (a mutation that did commit is found by its idempotency
-	 * key). */
+	rs->body = protobuf_c_message_unpack(rs->m->desc->input, NULL, rs->req->body.len,
+					     rs->req->body.data);
+	if (rs->body == NULL)
+		return rs_fail(rs, opra_err_set(OPRA_INVALID_ARGUMENT,
+						"the body of %s is not a valid %s message (%zu "
+						"bytes)",
+						rs->m->full_name, rs->m->desc->input->name,
+						rs->req->body.len));
+	if (rs->m->impl->validate && (rc = rs->m->impl->validate(rs->body)) != OPRA_OK)
+		return rs_fail(rs, rc);
+	if ((rs->m->impl->flags & METHOD_MUTATES) && !(rs->m->impl->flags & METHOD_NO_KEY) &&
+	    rs->req->idempotency_key[0] == '\0')
+		return rs_fail(rs, opra_err_set(OPRA_INVALID_ARGUMENT,
+						"%s changes data and needs an idempotency key in "
+						"the request envelope (one per logical operation)",
+						rs->m->full_name));
+	return OPRA_OK;
+}
+
+/* Steps 4-5: authentication and authorisation. */
+static int authenticate(rstate *rs, db *dbh)
+{
+	const method_entry *m = rs->m;
+	const Opra__V1__Request *req = rs->req;
+	int rc;
+
+	rs->have_caller = 0;
+	if (m->impl->flags & METHOD_PUBLIC)
+		return OPRA_OK;
+	if (req->token[0] == '\0')
+		return opra_err_set(OPRA_UNAUTHENTICATED,
+				    "%s needs a token: pass --token, set OPRA_TOKEN, or put "
+				    "token = ... in the config file",
+				    m->full_name);
+	if ((rc = auth_token(&rs->who, dbh, req->token)) != OPRA_OK)
+		return rc;
+	rs->have_caller = 1;
+	if (!(rs->who.role & m->impl->roles))
+		return opra_err_set(OPRA_PERMISSION_DENIED,
+				    "%s is not allowed for role '%s' (user '%s')", m->full_name,
+				    role_name(rs->who.role), rs->who.name);
+	return OPRA_OK;
+}
+
+/* Steps 4-6 for one request on its own. When PostgreSQL restarted under us
+ * the first attempt fails with UNAVAILABLE on the dead connection; nothing
+ * was committed, so reconnecting and running it once more is safe (a
+ * mutation that did commit is found by its idempotency key). */
+static int run_single(dispatcher *d, rstate *rs, db *dbh)
+{
+	int rc;
 	for (int attempt = 0;; attempt++) {
-		opra_buf_reset(&reply);
-		rc = authorize_and_execute(d, m, dbh, req, body, peer, &who, &have_caller, &reply);
+		opra_buf_reset(&rs->reply);
+		rc = authenticate(rs, dbh);
+		if (rc == OPRA_OK) {
+			call c = call_for(d, rs, dbh);
+			rc = execute(&c, rs->m, rs->body);
+			if (rc == OPRA_OK && c.parked) {
+				rs->it->parked = 1;
+				rs->it->park_key = c.park_key;
+				rs->it->park_ms = c.park_ms;
+			}
+		}
 		if (rc == OPRA_UNAVAILABLE && attempt == 0 && dbh && db_lost(dbh) &&
 		    db_ensure(dbh) == OPRA_OK)
 			continue;
 		break;
 	}
-done:;
-	long long us = opra_now_us() - t0;
-	uint64_t rid = req ? req->request_id : 0;
-	if (rc == OPRA_OK)
-		rc = envelope_response_pack(out, rid, OPRA_OK, NULL, NULL, reply.data, reply.len);
-	if (rc != OPRA_OK) {
-		if (opra_err_code() != rc || opra_err_msg()[0] == '\0')
-			opra_err_set(rc, "%s", opra_status_name(rc));
-		opra_buf_reset(out);
-		envelope_response_pack(out, rid, rc, opra_err_msg(), opra_err_details(), NULL, 0);
+	return rs_fail(rs, rc);
+}
+
+/* Group commit: the requests in b (authenticated METHOD_BATCH mutations)
+ * run in one transaction, each inside its own savepoint with its
+ * idempotency claim and record. A request that fails is rolled back to its
+ * savepoint and keeps its own error; the others go on. Returns OPRA_OK when
+ * the transaction reached its commit (whose failure, if any, is recorded in
+ * every request that had succeeded), or an error when the batch itself
+ * broke before the commit (connection lost): nothing was committed and the
+ * caller runs the requests one by one. */
+static int run_batch(dispatcher *d, rstate **b, size_t n, db *dbh)
+{
+	int rc;
+	if ((rc = db_begin(dbh)) != OPRA_OK)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		rstate *rs = b[i];
+		int replayed = 0;
+		opra_buf_reset(&rs->reply);
+		if ((rc = db_cmd(dbh, "SAVEPOINT opra_batch", 0, NULL)) != OPRA_OK)
+			goto broken;
+		call c = call_for(d, rs, dbh);
+		opra_err_clear();
+		rc = run_mutation(&c, rs->m, rs->body, &replayed);
+		if (rc == OPRA_OK) {
+			rs->rc = OPRA_OK;
+			if (db_cmd(dbh, "RELEASE SAVEPOINT opra_batch", 0, NULL) != OPRA_OK)
+				goto broken;
+			continue;
+		}
+		rs_fail(rs, rc);
+		/* Deadlocks and serialisation failures are about timing, not
+		 * about the request: run it again alone once the batch is
+		 * done, rather than failing it to the client. */
+		rs->rerun = rc == OPRA_ABORTED;
+		if (db_lost(dbh) ||
+		    db_cmd(dbh, "ROLLBACK TO SAVEPOINT opra_batch", 0, NULL) != OPRA_OK ||
+		    db_cmd(dbh, "RELEASE SAVEPOINT opra_batch", 0, NULL) != OPRA_OK)
+			goto broken;
 	}
-	if (m) {
-		atomic_fetch_add(&m->calls, 1);
-		atomic_fetch_add(&m->total_us, (unsigned long long)us);
-		if (rc != OPRA_OK)
-			atomic_fetch_add(&m->errors, 1);
+	if ((rc = db_commit(dbh)) != OPRA_OK) {
+		/* The outcome of a failed COMMIT is not known for sure (the
+		 * connection may have dropped after the server committed): every
+		 * request gets the error and is retried by its idempotency key. */
+		for (size_t i = 0; i < n; i++)
+			if (b[i]->rc == OPRA_OK)
+				rs_fail(b[i], rc);
+		rollback_keep_error(dbh);
 	}
-	log_request(m ? m->full_name : (req ? req->method : "(undecodable)"),
-		    have_caller ? &who : NULL, rc, us, rid, peer);
-	if (body)
-		protobuf_c_message_free_unpacked(body, NULL);
-	envelope_request_free(req);
-	opra_buf_free(&reply);
+	atomic_fetch_add(&d->batch_txns, 1);
+	atomic_fetch_add(&d->batch_requests, n);
+	return OPRA_OK;
+broken:
+	rc = opra_err_code() ? opra_err_code() : OPRA_UNAVAILABLE;
+	rollback_keep_error(dbh);
 	return rc;
+}
+
+/* Step 7: the response bytes, stats and the log line. */
+static void finish(rstate *rs, const char *how)
+{
+	dispatch_item *it = rs->it;
+	long long us = opra_now_us() - rs->t0;
+	uint64_t rid = rs->req ? rs->req->request_id : 0;
+	int rc = rs->rc;
+
+	it->status = rc;
+	if (it->parked) {
+		log_debug("rpc %s caller=%s parked (waited %lld ms) id=%016llx peer=%s",
+			  rs->m->full_name, rs->have_caller ? rs->who.name : "-", it->waited_ms,
+			  (unsigned long long)rid, it->peer ? it->peer : "-");
+		goto done;
+	}
+	if (rc == OPRA_OK) {
+		rc = envelope_response_pack(it->out, rid, OPRA_OK, NULL, NULL, rs->reply.data,
+					    rs->reply.len);
+		if (rc != OPRA_OK)
+			rs_fail(rs, rc);
+	}
+	if (rc != OPRA_OK) {
+		opra_buf_reset(it->out);
+		envelope_response_pack(it->out, rid, rc, rs->msg,
+				       rs->details[0] ? rs->details : NULL, NULL, 0);
+	}
+	it->status = rc;
+	if (rs->m) {
+		atomic_fetch_add(&rs->m->calls, 1);
+		atomic_fetch_add(&rs->m->total_us, (unsigned long long)us);
+		if (rc != OPRA_OK)
+			atomic_fetch_add(&rs->m->errors, 1);
+	}
+	log_request(rs->m ? rs->m->full_name : (rs->req ? rs->req->method : "(undecodable)"),
+		    rs->have_caller ? &rs->who : NULL, rc, us, rid, it->peer, how);
+done:
+	if (rs->body)
+		protobuf_c_message_free_unpacked(rs->body, NULL);
+	envelope_request_free(rs->req);
+	opra_buf_free(&rs->reply);
+	rs->body = NULL;
+	rs->req = NULL;
+}
+
+void dispatch_run(dispatcher *d, db *dbh, dispatch_item *items, size_t n)
+{
+	rstate *st = NULL;
+	rstate **b = NULL;
+	size_t nb = 0;
+
+	if (n == 0)
+		return;
+	st = opra_calloc(n, sizeof(*st));
+	b = opra_calloc(n, sizeof(*b));
+	if (st == NULL || b == NULL) {
+		for (size_t i = 0; i < n; i++) {
+			items[i].parked = 0;
+			items[i].status = OPRA_RESOURCE_EXHAUSTED;
+			opra_buf_reset(items[i].out);
+			dispatch_error_response(items[i].out, 0, OPRA_RESOURCE_EXHAUSTED,
+						"the server is out of memory; retry shortly");
+		}
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++) {
+		rstate *rs = &st[i];
+		rs->it = &items[i];
+		rs->it->parked = 0;
+		rs->t0 = opra_now_us();
+		opra_err_clear();
+		if (check_request(d, rs) != OPRA_OK) {
+			finish(rs, "");
+			continue;
+		}
+		unsigned f = rs->m->impl->flags;
+		if (n == 1 || !(f & METHOD_BATCH) || !(f & METHOD_MUTATES)) {
+			run_single(d, rs, dbh);
+			finish(rs, "");
+			continue;
+		}
+		int rc = authenticate(rs, dbh);
+		if (rc == OPRA_UNAVAILABLE && dbh && db_lost(dbh) && db_ensure(dbh) == OPRA_OK)
+			rc = authenticate(rs, dbh);
+		if (rc != OPRA_OK) {
+			rs_fail(rs, rc);
+			finish(rs, "");
+			continue;
+		}
+		b[nb++] = rs;
+	}
+	if (nb == 1) {
+		run_single(d, b[0], dbh);
+		finish(b[0], "");
+	} else if (nb > 1) {
+		char how[48];
+		snprintf(how, sizeof(how), " batch=%zu", nb);
+		if (run_batch(d, b, nb, dbh) != OPRA_OK) {
+			/* Nothing was committed: run them one by one. */
+			atomic_fetch_add(&d->batch_fallbacks, 1);
+			log_warn("a group-commit batch of %zu requests broke before its commit "
+				 "(%s); running them one by one",
+				 nb, opra_err_msg());
+			if (dbh && db_lost(dbh))
+				db_ensure(dbh);
+			for (size_t i = 0; i < nb; i++) {
+				b[i]->rerun = 0;
+				run_single(d, b[i], dbh);
+			}
+			how[0] = '\0';
+		}
+		for (size_t i = 0; i < nb; i++) {
+			if (b[i]->rerun) {
+				atomic_fetch_add(&d->batch_reruns, 1);
+				run_single(d, b[i], dbh);
+				finish(b[i], " batch-rerun");
+			} else {
+				finish(b[i], how);
+			}
+		}
+	}
+done:
+	opra_free(st);
+	opra_free(b);
+}
+
+int dispatch_handle(dispatcher *d, db *dbh, const uint8_t *data, size_t len, const char *peer,
+		    long long queued_us, opra_buf *out)
+{
+	dispatch_item it = {
+		.data = data, .len = len, .peer = peer, .queued_us = queued_us, .out = out};
+	dispatch_run(d, dbh, &it, 1);
+	return it.status;
+}
+
+/* Reads field 1 (the method name) of an encoded Request without decoding
+ * the rest: varint keys and lengths only, bounds-checked. */
+static int peek_method(const uint8_t *p, size_t len, const char **name, size_t *name_len)
+{
+	size_t i = 0;
+	while (i < len) {
+		uint64_t key = 0;
+		for (int shift = 0;; shift += 7) {
+			if (i >= len || shift > 63)
+				return 0;
+			key |= (uint64_t)(p[i] & 0x7f) << shift;
+			if (!(p[i++] & 0x80))
+				break;
+		}
+		unsigned wt = (unsigned)(key & 7);
+		uint64_t v = 0;
+		switch (wt) {
+		case 0:
+			for (;;) {
+				if (i >= len)
+					return 0;
+				if (!(p[i++] & 0x80))
+					break;
+			}
+			break;
+		case 1:
+			i += 8;
+			break;
+		case 5:
+			i += 4;
+			break;
+		case 2:
+			for (int shift = 0;; shift += 7) {
+				if (i >= len || shift > 63)
+					return 0;
+				v |= (uint64_t)(p[i] & 0x7f) << shift;
+				if (!(p[i++] & 0x80))
+					break;
+			}
+			if (v > len - i)
+				return 0;
+			if ((key >> 3) == 1) {
+				*name = (const char *)p + i;
+				*name_len = (size_t)v;
+				return 1;
+			}
+			i += (size_t)v;
+			break;
+		default:
+			return 0;
+		}
+	}
+	return 0;
+}
+
+unsigned dispatch_peek_flags(const dispatcher *d, const uint8_t *data, size_t len)
+{
+	const char *name = NULL;
+	size_t n = 0;
+	if (!peek_method(data, len, &name, &n) || n == 0 || n > ENVELOPE_METHOD_MAX)
+		return 0;
+	for (size_t i = 0; i < d->n; i++) {
+		const method_entry *e = &d->methods[i];
+		if (strncmp(e->full_name, name, n) == 0 && e->full_name[n] == '\0')
+			return e->impl->flags;
+	}
+	return 0;
+}
+
+void dispatch_batch_stats(const dispatcher *d, dispatch_batch_counters *out)
+{
+	out->transactions = atomic_load(&d->batch_txns);
+	out->requests = atomic_load(&d->batch_requests);
+	out->reruns = atomic_load(&d->batch_reruns);
+	out->fallbacks = atomic_load(&d->batch_fallbacks);
 }

@@ -39,6 +39,16 @@ const char *role_name(unsigned role);
 		nothing, e.g. an upload chunk), so no idempotency key is needed and                \
 		no record is kept; still one transaction */
 
+#define METHOD_BATCH                                                                               \
+	0x10u /* with METHOD_MUTATES: a small write a worker may group with other queued           \
+		 METHOD_BATCH requests into one transaction (group commit), each in its own        \
+		 savepoint with its idempotency record; no reply before the commit */
+
+#define METHOD_PARKS                                                                               \
+	0x20u /* a long poll: the handler may call call_park instead of answering; the             \
+		 request then waits without a worker or a database connection until it is          \
+		 woken (call_park's key notified, or its time is up) and runs again */
+
 #define CALLER_NAME_MAX 64
 
 typedef struct {
@@ -63,6 +73,12 @@ typedef struct {
 	const server_info *server;
 	opra_buf *reply; /* the packed response message; use call_reply */
 	const void *arg; /* the method row's arg */
+	/* Long polls (METHOD_PARKS): */
+	long long waited_ms; /* how long this request has already waited parked */
+	int may_park;	     /* 0: call_park is refused; the handler must answer now */
+	int parked;	     /* set by call_park */
+	long long park_key;  /* set by call_park: wake on events of this appraisal id (0: any) */
+	long long park_ms;   /* set by call_park: wake after this long at the latest */
 } call;
 
 /* Validates a decoded request body before authentication (check order:
@@ -91,6 +107,13 @@ typedef struct {
 
 /* Packs msg as the call's reply. */
 int call_reply(call *c, const ProtobufCMessage *msg);
+
+/* Asks for the request to wait (METHOD_PARKS only, when c->may_park): the
+ * handler then returns OPRA_OK without a reply. The request runs again, with
+ * c->waited_ms grown, once events of appraisal `key` (0: any appraisal) are
+ * committed or after `ms` milliseconds, whichever comes first. Returns
+ * OPRA_OK, or FAILED_PRECONDITION when the request may not park. */
+int call_park(call *c, long long key, long long ms);
 
 /* Records an event (who, when, from where, what, before/after as JSON text
  * or NULL) in the same transaction as the change. */

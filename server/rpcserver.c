@@ -1,6 +1,7 @@
 #include "rpcserver.h"
 
 #include "db.h"
+#include "notify.h"
 #include "opra_alloc.h"
 #include "opra_err.h"
 #include "opra_log.h"
@@ -20,9 +21,11 @@
 
 /* One context: a small state machine (nng style). RECV: waiting for a
  * request. WORK: handed to the queue; a worker owns the message. SEND: a
- * reply is on its way. Only one request is outstanding per context, so the
- * context itself is the queue item. */
-enum { CTX_RECV, CTX_WORK, CTX_SEND };
+ * reply is on its way. PARKED: a long poll waiting in the waiters list with
+ * its request message and no operation pending. IDLE: a spare, not
+ * receiving. Only one request is outstanding per context, so the context
+ * itself is the queue item. */
+enum { CTX_RECV, CTX_WORK, CTX_SEND, CTX_PARKED, CTX_IDLE };
 
 typedef struct rpc_ctx {
 	struct rpcserver *srv;
@@ -30,25 +33,55 @@ typedef struct rpc_ctx {
 	nng_aio *aio;
 	int state;
 	nng_msg *msg;
-	long long received_us;
+	unsigned flags;	       /* METHOD_* of the request's method (peeked) */
+	long long first_us;    /* when the request arrived */
+	long long received_us; /* when it was (re)queued for a worker */
+	long long park_key;    /* PARKED: appraisal id to wake on, 0 = any */
+	long long wake_at_us;  /* PARKED: re-queue at this time (0: now) */
+	struct rpc_ctx *prev;  /* PARKED: the waiters list */
+	struct rpc_ctx *next;
 	char peer[64];
 } rpc_ctx;
+
+/* Notifications remembered so that a watcher that found nothing just
+ * before an event committed is not parked past it (see park_ctx). */
+#define NOTE_RING 64
 
 struct rpcserver {
 	nng_socket sock;
 	int sock_open;
 	nng_listener listeners[RPCSERVER_MAX_URLS];
 	size_t n_listeners;
-	rpc_ctx *ctxs;
-	size_t n_ctxs;
 	workq *queue;
 	pthread_t *threads;
 	db **dbs;
 	int n_workers;
 	int n_started;
+	size_t batch_max;
 	dispatcher *disp;
 	atomic_int draining;
 	atomic_size_t in_flight;
+
+	/* Every context ever made (freed at stop); spares not receiving. */
+	pthread_mutex_t ctx_mu;
+	rpc_ctx **ctxs;
+	size_t n_ctxs, cap_ctxs;
+	rpc_ctx **idle;
+	size_t n_idle;
+	size_t surplus; /* contexts receiving beyond the base pool */
+
+	/* Parked long polls. */
+	pthread_mutex_t park_mu;
+	pthread_cond_t park_cv;
+	rpc_ctx *parked; /* doubly linked, unordered */
+	size_t n_parked, max_parked;
+	unsigned long long note_gen; /* notifications seen */
+	long long note_ring[NOTE_RING];
+	int timer_stop;
+	pthread_t timer;
+	int timer_started;
+	notify_listener *listener;
+	int mu_init;
 };
 
 static void ctx_recv(rpc_ctx *c)
@@ -94,8 +127,9 @@ static void peer_of(nng_msg *msg, char *out, size_t size)
 	}
 }
 
-/* Answers from the callback without a worker (queue full, shutting down).
- * Cheap and non-blocking: reuses the request message for the reply. */
+/* Answers without a worker (queue full, shutting down, too many watchers).
+ * Cheap and non-blocking, callable from callbacks: reuses the request
+ * message for the reply. */
 static void reply_now(rpc_ctx *c, nng_msg *msg, int status, const char *text)
 {
 	opra_buf out = OPRA_BUF_INIT;
@@ -117,6 +151,9 @@ static void reply_now(rpc_ctx *c, nng_msg *msg, int status, const char *text)
 	ctx_send(c, msg);
 }
 
+static const char shutting_down[] =
+	"the server is shutting down; retry on another server or shortly";
+
 static void ctx_cb(void *arg)
 {
 	rpc_ctx *c = arg;
@@ -132,15 +169,14 @@ static void ctx_cb(void *arg)
 			return;
 		}
 		c->msg = nng_aio_get_msg(c->aio);
-		c->received_us = opra_now_us();
+		c->received_us = c->first_us = opra_now_us();
+		c->flags = dispatch_peek_flags(s->disp, nng_msg_body(c->msg), nng_msg_len(c->msg));
 		peer_of(c->msg, c->peer, sizeof(c->peer));
 		atomic_fetch_add(&s->in_flight, 1);
 		if (atomic_load(&s->draining)) {
 			nng_msg *m = c->msg;
 			c->msg = NULL;
-			reply_now(
-				c, m, OPRA_UNAVAILABLE,
-				"the server is shutting down; retry on another server or shortly");
+			reply_now(c, m, OPRA_UNAVAILABLE, shutting_down);
 			return;
 		}
 		c->state = CTX_WORK;
@@ -160,6 +196,17 @@ static void ctx_cb(void *arg)
 		atomic_fetch_sub(&s->in_flight, 1);
 		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
 			return;
+		/* A context that stood in for a parked one is no longer needed
+		 * once any context is free again: keep the pool at its size. */
+		pthread_mutex_lock(&s->ctx_mu);
+		if (s->surplus > 0) {
+			s->surplus--;
+			c->state = CTX_IDLE;
+			s->idle[s->n_idle++] = c;
+			pthread_mutex_unlock(&s->ctx_mu);
+			return;
+		}
+		pthread_mutex_unlock(&s->ctx_mu);
 		ctx_recv(c);
 		return;
 	default:
@@ -167,48 +214,316 @@ static void ctx_cb(void *arg)
 	}
 }
 
+/* Makes a context (not yet receiving) and registers it; ctx_mu held. */
+static rpc_ctx *ctx_new_locked(rpcserver *s)
+{
+	int nrv;
+	if (s->n_ctxs == s->cap_ctxs)
+		return NULL;
+	rpc_ctx *c = opra_calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	c->srv = s;
+	c->state = CTX_IDLE;
+	if ((nrv = nng_aio_alloc(&c->aio, ctx_cb, c)) != 0) {
+		opra_free(c);
+		return NULL;
+	}
+	if ((nrv = nng_ctx_open(&c->ctx, s->sock)) != 0) {
+		nng_aio_free(c->aio);
+		opra_free(c);
+		return NULL;
+	}
+	s->ctxs[s->n_ctxs++] = c;
+	return c;
+}
+
+/* A parked context left the pool: start another one receiving in its
+ * place (a spare, or a new one). */
+static void replace_parked(rpcserver *s)
+{
+	rpc_ctx *c = NULL;
+	pthread_mutex_lock(&s->ctx_mu);
+	if (s->n_idle > 0)
+		c = s->idle[--s->n_idle];
+	else
+		c = ctx_new_locked(s);
+	if (c)
+		s->surplus++;
+	pthread_mutex_unlock(&s->ctx_mu);
+	if (c == NULL) {
+		log_warn("cannot open another nng context for a parked watcher; the context "
+			 "pool shrinks by one until it is answered");
+		return;
+	}
+	ctx_recv(c);
+}
+
+/* ---- parked long polls ---- */
+
+static void park_link(rpcserver *s, rpc_ctx *c)
+{
+	c->prev = NULL;
+	c->next = s->parked;
+	if (s->parked)
+		s->parked->prev = c;
+	s->parked = c;
+	s->n_parked++;
+}
+
+static void park_unlink(rpcserver *s, rpc_ctx *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->parked = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	s->n_parked--;
+}
+
+static int note_matches(long long note, long long key)
+{
+	return note < 0 || key == 0 || note == key;
+}
+
+/* Called by the LISTEN thread: events of appraisal `id` committed (-1:
+ * anything may have). Marks the matching watchers due; the timer thread
+ * re-queues them. */
+static void on_notify(void *arg, long long id)
+{
+	rpcserver *s = arg;
+	int any = 0;
+	pthread_mutex_lock(&s->park_mu);
+	s->note_gen++;
+	s->note_ring[s->note_gen % NOTE_RING] = id;
+	for (rpc_ctx *c = s->parked; c; c = c->next)
+		if (note_matches(id, c->park_key)) {
+			c->wake_at_us = 0;
+			any = 1;
+		}
+	if (any)
+		pthread_cond_signal(&s->park_cv);
+	pthread_mutex_unlock(&s->park_mu);
+}
+
+static unsigned long long note_gen(rpcserver *s)
+{
+	pthread_mutex_lock(&s->park_mu);
+	unsigned long long g = s->note_gen;
+	pthread_mutex_unlock(&s->park_mu);
+	return g;
+}
+
+/* Parks c (its message kept, no reply) until woken. gen0 is the
+ * notification count from before the handler looked for events: a
+ * notification for its key since then means the events may already be
+ * there, so it is due at once instead of waiting (no lost wake-up). */
+static void park_ctx(rpcserver *s, rpc_ctx *c, long long key, long long ms, unsigned long long gen0)
+{
+	long long now = opra_now_us();
+	pthread_mutex_lock(&s->park_mu);
+	if (atomic_load(&s->draining) || s->timer_stop) {
+		pthread_mutex_unlock(&s->park_mu);
+		nng_msg *m = c->msg;
+		c->msg = NULL;
+		reply_now(c, m, OPRA_UNAVAILABLE,
+			  "the server is shutting down; reconnect (a watcher resumes from its "
+			  "cursor)");
+		return;
+	}
+	if (s->n_parked >= s->max_parked) {
+		size_t n = s->n_parked;
+		pthread_mutex_unlock(&s->park_mu);
+		nng_msg *m = c->msg;
+		c->msg = NULL;
+		char text[160];
+		snprintf(text, sizeof(text),
+			 "the server already has %zu watchers waiting (its limit); retry shortly "
+			 "or use another server",
+			 n);
+		reply_now(c, m, OPRA_RESOURCE_EXHAUSTED, text);
+		return;
+	}
+	int due = s->note_gen - gen0 >= NOTE_RING;
+	for (unsigned long long g = gen0 + 1; !due && g <= s->note_gen; g++)
+		due = note_matches(s->note_ring[g % NOTE_RING], key);
+	/* Without the LISTEN connection, look again every second. */
+	if (!notify_connected(s->listener) && ms > 1000)
+		ms = 1000;
+	c->state = CTX_PARKED;
+	c->park_key = key;
+	c->wake_at_us = due ? 0 : now + ms * 1000;
+	park_link(s, c);
+	pthread_cond_signal(&s->park_cv);
+	pthread_mutex_unlock(&s->park_mu);
+	replace_parked(s);
+}
+
+/* Re-queues parked requests whose time has come (expired, or woken). A
+ * full queue leaves them parked to try again shortly. */
+static void *timer_main(void *arg)
+{
+	rpcserver *s = arg;
+	pthread_mutex_lock(&s->park_mu);
+	while (!s->timer_stop) {
+		long long now = opra_now_us();
+		long long next = now + 1000 * 1000;
+		rpc_ctx *c = s->parked;
+		while (c) {
+			rpc_ctx *nx = c->next;
+			if (c->wake_at_us <= now) {
+				park_unlink(s, c);
+				c->state = CTX_WORK;
+				c->received_us = now;
+				/* Once pushed, c belongs to a worker: not touched again. */
+				if (workq_push(s->queue, c) != OPRA_OK) {
+					c->state = CTX_PARKED;
+					c->wake_at_us = now + 20 * 1000;
+					park_link(s, c);
+					if (c->wake_at_us < next)
+						next = c->wake_at_us;
+				}
+			} else if (c->wake_at_us < next) {
+				next = c->wake_at_us;
+			}
+			c = nx;
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		long long wait_us = next - now;
+		if (wait_us < 1000)
+			wait_us = 1000;
+		ts.tv_sec += (time_t)(wait_us / 1000000);
+		ts.tv_nsec += (long)(wait_us % 1000000) * 1000;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->park_cv, &s->park_mu, &ts);
+	}
+	pthread_mutex_unlock(&s->park_mu);
+	return NULL;
+}
+
+/* At stop: every parked watcher is answered UNAVAILABLE at once. */
+static void park_flush(rpcserver *s)
+{
+	pthread_mutex_lock(&s->park_mu);
+	while (s->parked) {
+		rpc_ctx *c = s->parked;
+		park_unlink(s, c);
+		nng_msg *m = c->msg;
+		c->msg = NULL;
+		reply_now(c, m, OPRA_UNAVAILABLE,
+			  "the server is shutting down; reconnect (a watcher resumes from its "
+			  "cursor)");
+	}
+	pthread_mutex_unlock(&s->park_mu);
+}
+
+size_t rpcserver_parked(rpcserver *s)
+{
+	pthread_mutex_lock(&s->park_mu);
+	size_t n = s->n_parked;
+	pthread_mutex_unlock(&s->park_mu);
+	return n;
+}
+
+/* ---- workers ---- */
+
 typedef struct {
 	rpcserver *srv;
 	int index;
 } worker_arg;
+
+static int is_batch_item(void *item, void *arg)
+{
+	(void)arg;
+	return (((rpc_ctx *)item)->flags & METHOD_BATCH) != 0;
+}
+
+/* Sends the response in out on c, reusing the request message. */
+static void send_reply(rpcserver *s, rpc_ctx *c, nng_msg *msg, opra_buf *out)
+{
+	nng_msg_clear(msg);
+	if (nng_msg_append(msg, out->data, out->len) != 0) {
+		nng_msg_clear(msg);
+		opra_buf_reset(out);
+		dispatch_error_response(out, 0, OPRA_RESOURCE_EXHAUSTED,
+					"the server ran out of memory building the reply");
+		if (nng_msg_append(msg, out->data, out->len) != 0) {
+			nng_msg_free(msg);
+			atomic_fetch_sub(&s->in_flight, 1);
+			ctx_recv(c);
+			return;
+		}
+	}
+	ctx_send(c, msg);
+}
 
 static void *worker_main(void *arg)
 {
 	worker_arg *wa = arg;
 	rpcserver *s = wa->srv;
 	db *dbh = s->dbs[wa->index];
-	opra_buf out = OPRA_BUF_INIT;
+	size_t max = s->batch_max;
+	rpc_ctx **cs = opra_calloc(max, sizeof(*cs));
+	opra_buf *outs = opra_calloc(max, sizeof(*outs));
+	dispatch_item *items = opra_calloc(max, sizeof(*items));
 	opra_free(wa);
+	if (cs == NULL || outs == NULL || items == NULL) {
+		/* Cannot work without them: at least do not take requests. */
+		log_error("a worker could not allocate its buffers and stops");
+		goto done;
+	}
 
 	for (;;) {
-		rpc_ctx *c = workq_pop(s->queue);
-		if (c == NULL)
+		rpc_ctx *first = workq_pop(s->queue);
+		if (first == NULL)
 			break;
-		nng_msg *msg = c->msg;
-		c->msg = NULL;
-		opra_buf_reset(&out);
-		long long queued = opra_now_us() - c->received_us;
-		dispatch_handle(s->disp, dbh, nng_msg_body(msg), nng_msg_len(msg), c->peer, queued,
-				&out);
-		nng_msg_clear(msg);
-		if (nng_msg_append(msg, out.data, out.len) != 0) {
-			nng_msg_clear(msg);
-			opra_buf_reset(&out);
-			dispatch_error_response(&out, 0, OPRA_RESOURCE_EXHAUSTED,
-						"the server ran out of memory building the reply");
-			if (nng_msg_append(msg, out.data, out.len) != 0) {
-				nng_msg_free(msg);
-				atomic_fetch_sub(&s->in_flight, 1);
-				ctx_recv(c);
+		size_t n = 1;
+		cs[0] = first;
+		if ((first->flags & METHOD_BATCH) && max > 1)
+			n += workq_take_matching(s->queue, is_batch_item, NULL, (void **)(cs + 1),
+						 max - 1);
+		unsigned long long gen0 = note_gen(s);
+		long long now = opra_now_us();
+		for (size_t i = 0; i < n; i++) {
+			rpc_ctx *c = cs[i];
+			opra_buf_reset(&outs[i]);
+			items[i] = (dispatch_item){
+				.data = nng_msg_body(c->msg),
+				.len = nng_msg_len(c->msg),
+				.peer = c->peer,
+				.queued_us = now - c->received_us,
+				.waited_ms = (now - c->first_us) / 1000,
+				.may_park = 1,
+				.out = &outs[i],
+			};
+		}
+		dispatch_run(s->disp, dbh, items, n);
+		for (size_t i = 0; i < n; i++) {
+			rpc_ctx *c = cs[i];
+			if (items[i].parked) {
+				park_ctx(s, c, items[i].park_key, items[i].park_ms, gen0);
 				continue;
 			}
+			nng_msg *msg = c->msg;
+			c->msg = NULL;
+			send_reply(s, c, msg, &outs[i]);
+			/* Keep big buffers from lingering in idle workers. */
+			if (outs[i].cap > 1024 * 1024)
+				opra_buf_free(&outs[i]);
 		}
-		ctx_send(c, msg);
-		/* Keep big buffers from lingering in idle workers. */
-		if (out.cap > 1024 * 1024)
-			opra_buf_free(&out);
 	}
-	opra_buf_free(&out);
+done:
+	for (size_t i = 0; outs && i < max; i++)
+		opra_buf_free(&outs[i]);
+	opra_free(outs);
+	opra_free(cs);
+	opra_free(items);
 	return NULL;
 }
 
@@ -310,6 +625,16 @@ int rpcserver_start(rpcserver **out, const rpcserver_options *o, dispatcher *d)
 	}
 	s->disp = d;
 	s->n_workers = o->workers;
+	s->batch_max = o->batch_max ? o->batch_max : RPCSERVER_BATCH_MAX;
+	s->max_parked = o->max_parked ? o->max_parked : RPCSERVER_MAX_PARKED;
+	pthread_mutex_init(&s->ctx_mu, NULL);
+	pthread_mutex_init(&s->park_mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->park_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	s->mu_init = 1;
 	if ((rc = workq_create(&s->queue, o->queue_depth)) != OPRA_OK)
 		goto done;
 	s->dbs = opra_calloc((size_t)o->workers, sizeof(db *));
@@ -336,6 +661,13 @@ int rpcserver_start(rpcserver **out, const rpcserver_options *o, dispatcher *d)
 		}
 		s->n_started++;
 	}
+	if (pthread_create(&s->timer, NULL, timer_main, s) != 0) {
+		rc = opra_err_set(OPRA_INTERNAL, "cannot start the timer thread");
+		goto done;
+	}
+	s->timer_started = 1;
+	if ((rc = notify_start(&s->listener, o->conninfo, on_notify, s)) != OPRA_OK)
+		goto done;
 	if ((nrv = nng_rep0_open(&s->sock)) != 0) {
 		rc = opra_err_set(OPRA_INTERNAL, "cannot open socket: %s", nng_strerror(nrv));
 		goto done;
@@ -345,28 +677,27 @@ int rpcserver_start(rpcserver **out, const rpcserver_options *o, dispatcher *d)
 	 * transport before they are allocated in full. */
 	nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, o->recv_max);
 	/* More contexts than workers + queue, so overload is answered with
-	 * RESOURCE_EXHAUSTED instead of silently stalling in nng. */
-	s->n_ctxs = (size_t)o->workers + o->queue_depth + 16;
-	s->ctxs = opra_calloc(s->n_ctxs, sizeof(rpc_ctx));
-	if (s->ctxs == NULL) {
+	 * RESOURCE_EXHAUSTED instead of silently stalling in nng; room for one
+	 * stand-in per parked watcher. */
+	size_t base = (size_t)o->workers + o->queue_depth + 16;
+	s->cap_ctxs = base + s->max_parked + 16;
+	s->ctxs = opra_calloc(s->cap_ctxs, sizeof(rpc_ctx *));
+	s->idle = opra_calloc(s->cap_ctxs, sizeof(rpc_ctx *));
+	if (s->ctxs == NULL || s->idle == NULL) {
 		rc = opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
 		goto done;
 	}
-	for (size_t i = 0; i < s->n_ctxs; i++) {
-		rpc_ctx *c = &s->ctxs[i];
-		c->srv = s;
-		if ((nrv = nng_aio_alloc(&c->aio, ctx_cb, c)) != 0 ||
-		    (nrv = nng_ctx_open(&c->ctx, s->sock)) != 0) {
-			rc = opra_err_set(OPRA_INTERNAL, "cannot create context: %s",
-					  nng_strerror(nrv));
+	for (size_t i = 0; i < base; i++) {
+		if (ctx_new_locked(s) == NULL) {
+			rc = opra_err_set(OPRA_INTERNAL, "cannot create an nng context");
 			goto done;
 		}
 	}
 	for (size_t i = 0; i < o->n_urls; i++)
 		if ((rc = listen_one(s, o->urls[i], o)) != OPRA_OK)
 			goto done;
-	for (size_t i = 0; i < s->n_ctxs; i++)
-		ctx_recv(&s->ctxs[i]);
+	for (size_t i = 0; i < base; i++)
+		ctx_recv(s->ctxs[i]);
 	*out = s;
 	s = NULL;
 done:
@@ -391,6 +722,9 @@ void rpcserver_stop(rpcserver *s, int drain_ms)
 	if (s == NULL)
 		return;
 	atomic_store(&s->draining, 1);
+	/* Parked watchers would wait for events that no longer matter. */
+	if (s->mu_init)
+		park_flush(s);
 	long long until = opra_now_us() + (long long)drain_ms * 1000;
 	while (atomic_load(&s->in_flight) > 0 && opra_now_us() < until) {
 		struct timespec ts = {0, 10 * 1000 * 1000};
@@ -401,30 +735,54 @@ void rpcserver_stop(rpcserver *s, int drain_ms)
 			 atomic_load(&s->in_flight), drain_ms);
 	/* Stop every aio first (cancels pending receives and waits for running
 	 * callbacks; a stopped aio completes later operations at once with
-	 * ECANCELED), then let the workers finish, and only then close the
-	 * socket. Closing the socket under live aios made nng 1.5.2 panic on a
-	 * destroyed mutex in nng_aio_stop. */
-	for (size_t i = 0; s->ctxs && i < s->n_ctxs; i++)
-		if (s->ctxs[i].aio)
-			nng_aio_stop(s->ctxs[i].aio);
+	 * ECANCELED), then the timer, the listener and the workers, and only
+	 * then close the socket. Closing the socket under live aios made nng
+	 * 1.5.2 panic on a destroyed mutex in nng_aio_stop. */
+	if (s->mu_init)
+		pthread_mutex_lock(&s->ctx_mu);
+	size_t n_ctxs = s->n_ctxs;
+	if (s->mu_init)
+		pthread_mutex_unlock(&s->ctx_mu);
+	for (size_t i = 0; s->ctxs && i < n_ctxs; i++)
+		nng_aio_stop(s->ctxs[i]->aio);
+	if (s->timer_started) {
+		pthread_mutex_lock(&s->park_mu);
+		s->timer_stop = 1;
+		pthread_cond_signal(&s->park_cv);
+		pthread_mutex_unlock(&s->park_mu);
+		pthread_join(s->timer, NULL);
+	}
+	notify_stop(s->listener);
 	if (s->queue)
 		workq_close(s->queue);
 	for (int i = 0; i < s->n_started; i++)
 		pthread_join(s->threads[i], NULL);
+	/* A stand-in context a worker opened while the stop began. */
+	for (size_t i = n_ctxs; s->ctxs && i < s->n_ctxs; i++)
+		nng_aio_stop(s->ctxs[i]->aio);
+	/* Workers may have parked requests after the flush (they answer
+	 * UNAVAILABLE once timer_stop is set, but a stopped aio never sends):
+	 * their messages are freed below with the contexts. */
 	if (s->sock_open)
 		nng_close(s->sock); /* closes listeners, pipes and contexts */
-	/* Workers may have left messages of requests they never answered. */
 	for (size_t i = 0; s->ctxs && i < s->n_ctxs; i++) {
-		if (s->ctxs[i].msg)
-			nng_msg_free(s->ctxs[i].msg);
-		if (s->ctxs[i].aio)
-			nng_aio_free(s->ctxs[i].aio);
+		rpc_ctx *c = s->ctxs[i];
+		if (c->msg)
+			nng_msg_free(c->msg);
+		nng_aio_free(c->aio);
+		opra_free(c);
 	}
 	for (int i = 0; s->dbs && i < s->n_workers; i++)
 		db_close(s->dbs[i]);
 	workq_free(s->queue);
+	if (s->mu_init) {
+		pthread_mutex_destroy(&s->ctx_mu);
+		pthread_mutex_destroy(&s->park_mu);
+		pthread_cond_destroy(&s->park_cv);
+	}
 	opra_free(s->dbs);
 	opra_free(s->threads);
 	opra_free(s->ctxs);
+	opra_free(s->idle);
 	opra_free(s);
 }

@@ -1,7 +1,18 @@
 /* The transport side of oprad: an nng rep0 socket listening on one or more
  * URLs, a pool of contexts driven by aio callbacks (which never block), a
  * bounded work queue, and worker threads that each own a database
- * connection and run dispatch_handle. */
+ * connection and run dispatch_run.
+ *
+ * Group commit: a worker that pops a METHOD_BATCH request also takes (without
+ * blocking) up to batch_max - 1 more queued METHOD_BATCH requests and hands
+ * them to dispatch_run together, which runs them in one transaction.
+ *
+ * Long polls: when dispatch parks a request (METHOD_PARKS, e.g. Events/Watch
+ * finding nothing new), its context is parked in a waiters list with its
+ * message and no reply; a spare context takes its place receiving, so
+ * watchers never starve the pool. A timer thread re-queues a parked request
+ * when its time is up or when the LISTEN thread (notify.c) reports events
+ * of its appraisal; the worker then runs it again. */
 #ifndef OPRA_RPCSERVER_H
 #define OPRA_RPCSERVER_H
 
@@ -23,7 +34,14 @@ typedef struct {
 	const char *tls_cert;	   /* PEM certificate chain for tls+tcp:// listeners */
 	const char *tls_key;	   /* PEM private key */
 	const char *tls_client_ca; /* when set, clients must present a certificate signed by it */
+	size_t batch_max;	   /* group commit: most METHOD_BATCH requests per transaction
+				      (0: RPCSERVER_BATCH_MAX; 1: no grouping) */
+	size_t max_parked;	   /* long polls waiting at once (0: RPCSERVER_MAX_PARKED);
+				      beyond: RESOURCE_EXHAUSTED */
 } rpcserver_options;
+
+#define RPCSERVER_BATCH_MAX  32
+#define RPCSERVER_MAX_PARKED 1024
 
 /* Opens worker connections, starts workers, then listens. Every failure
  * (address in use, bad URL, TLS files unreadable, database unreachable) is
@@ -34,7 +52,10 @@ int rpcserver_start(rpcserver **out, const rpcserver_options *opts, dispatcher *
  * everything is closed and freed. NULL-safe. */
 void rpcserver_stop(rpcserver *s, int drain_ms);
 
-/* Requests received and not yet answered. */
+/* Requests received and not yet answered (parked long polls included). */
 size_t rpcserver_in_flight(rpcserver *s);
+/* Long polls (Events/Watch) parked now: waiting without a worker thread or
+ * a database connection. */
+size_t rpcserver_parked(rpcserver *s);
 
 #endif

@@ -67,6 +67,25 @@ void *workq_pop(workq *q)
 	return item;
 }
 
+size_t workq_take_matching(workq *q, int (*match)(void *item, void *arg), void *arg, void **out,
+			   size_t max)
+{
+	size_t taken = 0, kept = 0;
+	pthread_mutex_lock(&q->mu);
+	/* One pass: matching items go out (up to max), the others are
+	 * compacted towards the head in their original order. */
+	for (size_t i = 0; i < q->len; i++) {
+		void *item = q->ring[(q->head + i) % q->cap];
+		if (taken < max && match(item, arg))
+			out[taken++] = item;
+		else
+			q->ring[(q->head + kept++) % q->cap] = item;
+	}
+	q->len = kept;
+	pthread_mutex_unlock(&q->mu);
+	return taken;
+}
+
 void workq_close(workq *q)
 {
 	pthread_mutex_lock(&q->mu);

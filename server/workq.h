@@ -16,6 +16,14 @@ int workq_push(workq *q, void *item);
 /* Blocks until an item is available; returns NULL once the queue is closed
  * and empty. */
 void *workq_pop(workq *q);
+/* Never blocks: removes up to max queued items for which match(item, arg)
+ * is true, oldest first, into out and returns how many. The items left
+ * keep their order (they are only ever moved forward), so a request that
+ * does not match is not overtaken by anything but the matching items taken
+ * with it. match runs under the queue's lock: it must be quick and must not
+ * touch the queue. */
+size_t workq_take_matching(workq *q, int (*match)(void *item, void *arg), void *arg, void **out,
+			   size_t max);
 /* Wakes every waiting consumer; items already queued are still handed out. */
 void workq_close(workq *q);
 size_t workq_depth(workq *q);

@@ -21,6 +21,7 @@
 #include "opra/v1/user.pb-c.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -463,6 +464,229 @@ static void server_down_is_unavailable(void **state)
 	rpc_client_close(c);
 }
 
+/* ---- group commit ----
+ *
+ * A service of the test's own, "opra.test.Batch/Put", marked METHOD_BATCH:
+ * it inserts one row named by the request into a table of the test's own.
+ * Names starting "bad" violate a CHECK (a real SQL error inside the
+ * batch); names starting "abort" fail with ABORTED the first time they run
+ * (after inserting, so the rollback is visible), as a deadlock would. */
+
+static const ProtobufCMethodDescriptor batch_methods[] = {
+	{"Put", &opra__v1__user_revoke_request__descriptor,
+	 &opra__v1__user_revoke_response__descriptor},
+};
+static const unsigned batch_method_index[] = {0};
+static const ProtobufCServiceDescriptor batch_desc = {
+	PROTOBUF_C__SERVICE_DESCRIPTOR_MAGIC,
+	"opra.test.Batch",
+	"Batch",
+	"opra_test_Batch",
+	"opra.test",
+	1,
+	batch_methods,
+	batch_method_index,
+};
+static atomic_int aborts_left;
+
+static int batch_put(call *c, const ProtobufCMessage *in)
+{
+	const Opra__V1__UserRevokeRequest *q = (const Opra__V1__UserRevokeRequest *)in;
+	PGresult *r = NULL;
+	const char *p[1] = {q->name};
+	int rc = db_exec(&r, c->db, 1, "INSERT INTO batch_items (name) VALUES ($1) RETURNING id", 1,
+			 p);
+	if (rc != OPRA_OK)
+		return rc;
+	char id[32];
+	snprintf(id, sizeof(id), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	if (strncmp(q->name, "abort", 5) == 0 && atomic_fetch_sub(&aborts_left, 1) > 0)
+		return opra_err_set(OPRA_ABORTED, "deadlock detected (simulated)");
+	Opra__V1__UserRevokeResponse resp = OPRA__V1__USER_REVOKE_RESPONSE__INIT;
+	resp.name = q->name;
+	resp.revoked_at = id;
+	return call_reply(c, &resp.base);
+}
+
+static const method_impl batch_rows[] = {
+	{"Put", batch_put, NULL, ROLES_ANY, METHOD_MUTATES | METHOD_BATCH, NULL},
+};
+static const service_impl batch_service = {&batch_desc, batch_rows, 1};
+
+static void use_batch_service(int workers)
+{
+	static int made;
+	const service_impl *extra[1] = {&batch_service};
+	testserver_stop(&ts);
+	if (!made) {
+		dispatch_free(ts.disp);
+		ts.disp = NULL;
+		assert_int_equal(dispatch_create_with(&ts.disp, &ts.info, extra, 1), OPRA_OK);
+		assert_int_equal(db_cmd(admin_db,
+					"CREATE TABLE batch_items (id bigserial PRIMARY KEY, name "
+					"text NOT NULL CHECK (name NOT LIKE 'bad%'))",
+					0, NULL),
+				 OPRA_OK);
+		made = 1;
+	}
+	assert_int_equal(start_server(workers, 256), OPRA_OK);
+}
+
+typedef struct {
+	const char *name;
+	const char *key;
+	int rc;
+	char id[32];
+	char msg[256];
+	int repeat; /* puts with keys "<key>-<i>" */
+} put_arg;
+
+static int put(rpc_client *c, const char *name, const char *key, char *id_out)
+{
+	Opra__V1__UserRevokeRequest q = OPRA__V1__USER_REVOKE_REQUEST__INIT;
+	q.name = (char *)name;
+	ProtobufCMessage *resp = NULL;
+	int rc = rpc_call(c, "opra.test.Batch/Put", &q.base,
+			  &opra__v1__user_revoke_response__descriptor, &resp, key);
+	if (rc == OPRA_OK) {
+		if (id_out)
+			snprintf(id_out, 32, "%s",
+				 ((Opra__V1__UserRevokeResponse *)resp)->revoked_at);
+		protobuf_c_message_free_unpacked(resp, NULL);
+	}
+	return rc;
+}
+
+static void *put_thread(void *arg)
+{
+	put_arg *a = arg;
+	rpc_client *c = client(admin_token.text);
+	if (a->repeat == 0) {
+		a->rc = put(c, a->name, a->key, a->id);
+		snprintf(a->msg, sizeof(a->msg), "%s", opra_err_msg());
+	} else {
+		char key[96], name[96];
+		a->rc = OPRA_OK;
+		for (int i = 0; i < a->repeat && a->rc == OPRA_OK; i++) {
+			snprintf(key, sizeof(key), "%s-%d", a->key, i);
+			snprintf(name, sizeof(name), "%s-%d", a->name, i);
+			a->rc = put(c, name, key, NULL);
+		}
+	}
+	rpc_client_close(c);
+	return NULL;
+}
+
+#define LOAD_CLIENTS 32
+#define LOAD_PUTS    20
+
+static void group_commit_groups_concurrent_writes(void **state)
+{
+	use_batch_service(1);
+	dispatch_batch_counters before, after;
+	dispatch_batch_stats(ts.disp, &before);
+	pthread_t t[LOAD_CLIENTS];
+	put_arg a[LOAD_CLIENTS];
+	char names[LOAD_CLIENTS][32];
+	for (int i = 0; i < LOAD_CLIENTS; i++) {
+		snprintf(names[i], sizeof(names[i]), "load%d", i);
+		a[i] = (put_arg){.name = names[i], .key = names[i], .repeat = LOAD_PUTS};
+		pthread_create(&t[i], NULL, put_thread, &a[i]);
+	}
+	for (int i = 0; i < LOAD_CLIENTS; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(a[i].rc, OPRA_OK);
+	}
+	dispatch_batch_stats(ts.disp, &after);
+	assert_int_equal(count_rows("SELECT count(*) FROM batch_items WHERE name LIKE 'load%'"),
+			 LOAD_CLIENTS * LOAD_PUTS);
+	unsigned long long txns = after.transactions - before.transactions;
+	unsigned long long batched = after.requests - before.requests;
+	print_message("group commit: %llu of %d requests in %llu transactions\n", batched,
+		      LOAD_CLIENTS * LOAD_PUTS, txns);
+	/* With one worker and 32 clients, most writes share a transaction. */
+	assert_true(txns > 0);
+	assert_true(batched >= (unsigned long long)(LOAD_CLIENTS * LOAD_PUTS) / 2);
+	assert_true(batched >= 3 * txns);
+	/* One idempotency record per request all the same. */
+	assert_int_equal(count_rows("SELECT count(*) FROM idempotency WHERE key LIKE 'load%'"),
+			 LOAD_CLIENTS * LOAD_PUTS);
+}
+
+static void failing_request_in_a_batch_fails_alone(void **state)
+{
+	use_batch_service(1);
+	atomic_store(&aborts_left, 1);
+	dispatch_batch_counters before, after;
+	dispatch_batch_stats(ts.disp, &before);
+	/* The single worker gets stuck behind our lock on its first put; the
+	 * others queue up behind it and then run as one batch. */
+	assert_int_equal(db_begin(admin_db), OPRA_OK);
+	assert_int_equal(
+		db_cmd(admin_db, "LOCK TABLE batch_items IN ACCESS EXCLUSIVE MODE", 0, NULL),
+		OPRA_OK);
+	put_arg a[] = {
+		{.name = "first", .key = "k-first"},   {.name = "good1", .key = "k-good1"},
+		{.name = "bad1", .key = "k-bad1"},     {.name = "good2", .key = "k-good2"},
+		{.name = "abort1", .key = "k-abort1"}, {.name = "twice", .key = "k-twice"},
+		{.name = "twice", .key = "k-twice"},   {.name = "good3", .key = "k-good3"},
+	};
+	enum { N = sizeof(a) / sizeof(a[0]) };
+	pthread_t t[N];
+	for (int i = 0; i < N; i++) {
+		pthread_create(&t[i], NULL, put_thread, &a[i]);
+		usleep(i == 0 ? 300 * 1000 : 50 * 1000);
+	}
+	usleep(200 * 1000);
+	db_rollback(admin_db);
+	for (int i = 0; i < N; i++)
+		pthread_join(t[i], NULL);
+	dispatch_batch_stats(ts.disp, &after);
+	for (int i = 0; i < N; i++) {
+		if (strcmp(a[i].name, "bad1") == 0) {
+			assert_int_equal(a[i].rc, OPRA_INVALID_ARGUMENT);
+		} else if (a[i].rc != OPRA_OK) {
+			fail_msg("put %s failed: %s", a[i].name, a[i].msg);
+		}
+	}
+	/* The batch: 7 requests in one transaction; the ABORTED one ran
+	 * again alone and succeeded. */
+	assert_int_equal(after.transactions - before.transactions, 1);
+	assert_int_equal(after.requests - before.requests, N - 1);
+	assert_int_equal(after.reruns - before.reruns, 1);
+	assert_int_equal(count_rows("SELECT count(*) FROM batch_items WHERE name IN ('first', "
+				    "'good1', 'good2', 'good3', 'abort1')"),
+			 5);
+	assert_int_equal(count_rows("SELECT count(*) FROM batch_items WHERE name = 'bad1'"), 0);
+	assert_int_equal(count_rows("SELECT count(*) FROM idempotency WHERE key = 'k-bad1'"), 0);
+	/* The same key twice in one batch executed once; both got its reply. */
+	assert_int_equal(count_rows("SELECT count(*) FROM batch_items WHERE name = 'twice'"), 1);
+	assert_string_equal(a[5].id, a[6].id);
+}
+
+static void concurrent_retries_with_batching_execute_once(void **state)
+{
+	use_batch_service(1);
+	enum { N = 24 };
+	pthread_t t[N];
+	put_arg a[N];
+	for (int i = 0; i < N; i++) {
+		/* Three logical operations, each retried by 8 clients at once. */
+		static const char *const names[3] = {"retry-a", "retry-b", "retry-c"};
+		a[i] = (put_arg){.name = names[i % 3], .key = names[i % 3]};
+		pthread_create(&t[i], NULL, put_thread, &a[i]);
+	}
+	for (int i = 0; i < N; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(a[i].rc, OPRA_OK);
+		assert_string_equal(a[i].id, a[i % 3].id);
+	}
+	assert_int_equal(count_rows("SELECT count(*) FROM batch_items WHERE name LIKE 'retry-%'"),
+			 3);
+	assert_int_equal(start_server(2, 64), OPRA_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -478,6 +702,9 @@ int main(void)
 		cmocka_unit_test(server_reconnects_after_database_connections_die),
 		cmocka_unit_test(stop_drains_requests_in_flight),
 		cmocka_unit_test(server_down_is_unavailable),
+		cmocka_unit_test(group_commit_groups_concurrent_writes),
+		cmocka_unit_test(failing_request_in_a_batch_fails_alone),
+		cmocka_unit_test(concurrent_retries_with_batching_execute_once),
 	};
 	cmocka_set_message_output(CM_OUTPUT_STDOUT);
 	return cmocka_run_group_tests(tests, setup, teardown);

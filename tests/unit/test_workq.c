@@ -92,12 +92,53 @@ static void many_threads_lose_nothing(void **state)
 	workq_free(shared);
 }
 
+static int is_even(void *item, void *arg)
+{
+	(void)arg;
+	return (*(int *)item % 2) == 0;
+}
+
+static void take_matching_keeps_the_order_of_the_rest(void **state)
+{
+	workq *q = NULL;
+	int v[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+	void *out[8];
+	assert_int_equal(workq_create(&q, 5), OPRA_OK);
+	/* Wrap the ring: head in the middle. */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(workq_push(q, &v[7]), OPRA_OK);
+	for (int i = 0; i < 3; i++)
+		workq_pop(q);
+	for (int i = 1; i <= 5; i++)
+		assert_int_equal(workq_push(q, &v[i]), OPRA_OK); /* 1 2 3 4 5 */
+	/* At most max, oldest first. */
+	assert_int_equal(workq_take_matching(q, is_even, NULL, out, 1), 1);
+	assert_ptr_equal(out[0], &v[2]);
+	assert_int_equal(workq_depth(q), 4);
+	assert_int_equal(workq_take_matching(q, is_even, NULL, out, 8), 1);
+	assert_ptr_equal(out[0], &v[4]);
+	assert_int_equal(workq_take_matching(q, is_even, NULL, out, 8), 0);
+	/* The others are still there, in order, and the freed slots usable. */
+	assert_int_equal(workq_push(q, &v[6]), OPRA_OK);
+	assert_int_equal(workq_push(q, &v[0]), OPRA_OK);
+	assert_int_equal(workq_depth(q), 5);
+	assert_ptr_equal(workq_pop(q), &v[1]);
+	assert_ptr_equal(workq_pop(q), &v[3]);
+	assert_ptr_equal(workq_pop(q), &v[5]);
+	assert_ptr_equal(workq_pop(q), &v[6]);
+	assert_ptr_equal(workq_pop(q), &v[0]);
+	assert_int_equal(workq_take_matching(q, is_even, NULL, out, 8), 0);
+	workq_close(q);
+	workq_free(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(full_queue_pushes_back),
 		cmocka_unit_test(close_drains_queued_items_first),
 		cmocka_unit_test(many_threads_lose_nothing),
+		cmocka_unit_test(take_matching_keeps_the_order_of_the_rest),
 	};
 	return TESTLIB_RUN(tests);
 }
