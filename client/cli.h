@@ -175,6 +175,47 @@ int cli_inv_remove(cli_ctx *ctx, const cli_args *args, const cli_inv_kind *k);
  * (a unit's children). NULL when memory runs out. */
 json_t *cli_inv_object_json(const ProtobufCMessage *obj, bool detail);
 
+/* ---- evidence delivery (client/cmd_evidence.c), shared with `opra sync` ---- */
+
+/* The bytes of a file to upload: size bytes of fd from offset (a user's
+ * file at 0, or the copy inside a spool record). */
+typedef struct {
+	int fd;
+	uint64_t offset;
+	const char *name;   /* for messages and the progress line */
+	const char *sha256; /* 64 lower-case hex digits */
+	uint64_t size;
+	bool check_size; /* the file must end at offset + size (a user's file) */
+} cli_evidence_file;
+
+struct Opra__V1__EvidenceSubmitRequest;
+struct Opra__V1__EvidenceReply;
+
+/* Delivers one submission through rpc: uploads file first when it is not
+ * NULL (deduplicated, resumable, retried with backoff) and sets req's
+ * sha256/size, then Submit. Every step derives its idempotency key from
+ * key (KEY/begin, KEY/commit, KEY), so a re-delivery is applied once.
+ * Returns a status (message in opra_err_msg()); on OK *reply is the
+ * server's reply (free with protobuf_c_message_free_unpacked) and
+ * *deduplicated says the server already had the bytes. */
+int cli_evidence_deliver(cli_ctx *ctx, rpc_client *rpc, struct Opra__V1__EvidenceSubmitRequest *req,
+			 const char *key, const cli_evidence_file *file,
+			 struct Opra__V1__EvidenceReply **reply, bool *deduplicated);
+/* UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED: trying the
+ * same request again later may work. */
+bool cli_status_transient(int status);
+
+/* An Events event (opra.v1.Event, proto/opra/v1/events.proto) as the JSON
+ * object opra watch --json and opra audit --json print: id, seq, appraisal,
+ * at, actor, client_id, site, peer, method, object, before, after (JSON
+ * values; null when empty), hash. NULL when memory runs out. And as one
+ * human line (with its newline). client/cmd_watch.c. */
+struct Opra__V1__Event;
+json_t *cli_event_json(const struct Opra__V1__Event *e);
+void cli_event_line(FILE *f, const struct Opra__V1__Event *e);
+int cmd_audit(cli_ctx *ctx, const cli_args *args);
+int cmd_watch(cli_ctx *ctx, const cli_args *args);
+
 /* Handlers (one file per noun). */
 int cmd_ping(cli_ctx *ctx, const cli_args *args);
 int cmd_user_add(cli_ctx *ctx, const cli_args *args);
@@ -205,5 +246,18 @@ int cmd_asset_remove(cli_ctx *ctx, const cli_args *args);
 int cmd_inventory_show(cli_ctx *ctx, const cli_args *args);
 int cmd_inventory_import(cli_ctx *ctx, const cli_args *args);
 int cmd_inventory_export(cli_ctx *ctx, const cli_args *args);
+int cmd_appraisal_create(cli_ctx *ctx, const cli_args *args);
+int cmd_appraisal_list(cli_ctx *ctx, const cli_args *args);
+int cmd_appraisal_show(cli_ctx *ctx, const cli_args *args);
+int cmd_appraisal_scope(cli_ctx *ctx, const cli_args *args);
+int cmd_appraisal_member(cli_ctx *ctx, const cli_args *args);
+int cmd_appraisal_target(cli_ctx *ctx, const cli_args *args);
+int cmd_appraisal_finalize(cli_ctx *ctx, const cli_args *args);
+int cmd_evidence_submit(cli_ctx *ctx, const cli_args *args);
+int cmd_evidence_list(cli_ctx *ctx, const cli_args *args);
+int cmd_evidence_get(cli_ctx *ctx, const cli_args *args);
+int cmd_evidence_accept(cli_ctx *ctx, const cli_args *args);
+int cmd_evidence_reject(cli_ctx *ctx, const cli_args *args);
+int cmd_sync(cli_ctx *ctx, const cli_args *args);
 
 #endif

@@ -13,6 +13,11 @@ const cli_noun cli_nouns[] = {
 	{"service", "Services: owning unit, mission, criticality, supporting assets"},
 	{"asset", "Assets: people, information, technology, facilities"},
 	{"inventory", "The dependency tree; bulk import and export of the whole inventory"},
+	{"appraisal", "Appraisals: scope (models, process areas, instances), members, finalise"},
+	{"evidence", "Objective evidence: submit (text or file), list, get, accept, reject"},
+	{"audit", "An appraisal's event log: list it, verify its hash chain"},
+	{"watch", "Follow events live as they are committed (resumable cursor)"},
+	{"sync", "Deliver the offline spool to the server, in order, exactly once"},
 	{NULL, NULL},
 };
 
@@ -156,6 +161,94 @@ static const cli_optspec model_export_opts[] = {
 
 static const cli_optspec model_map_opts[] = {
 	{"--model", 0, "MODEL", "only the practice of this model", false, NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+/* ---- appraisals ---- */
+
+static const char *const member_roles[] = {"lead", "appraiser", "viewer", "automation", NULL};
+
+static const cli_optspec appraisal_create_opts[] = {
+	{"--model", 0, "MODEL[,MODEL]", "the model(s) appraised, e.g. cert-rmm-1.2 (required)",
+	 true, NULL},
+	{"--pa", 0, "PA[,PA...]", "process areas in scope: PA, or MODEL/PA when ambiguous", false,
+	 NULL},
+	{"--all", 0, NULL, "every process area of the models", false, NULL},
+	{"--target-level", 0, "N", "target capability level 0-3 (default 1)", false, NULL},
+	{"--affirmation-coverage", 0, "PERCENT", "affirmation coverage threshold (default 50)",
+	 false, NULL},
+	{"--description", 0, "TEXT", "what the appraisal is for", false, NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+static const cli_optspec appraisal_scope_opts[] = {
+	{"--service", 0, "S", "a service of the inventory (repeatable, or S1,S2)", false, NULL},
+	{"--unit", 0, "U", "a unit of the inventory (repeatable, or U1,U2)", false, NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+static const cli_optspec appraisal_member_opts[] = {
+	{"--role", 0, "ROLE", "lead, appraiser, viewer or automation (required)", true,
+	 member_roles},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+static const cli_optspec appraisal_target_opts[] = {
+	{"--pa", 0, "PA", "the process area (PA or MODEL/PA) (required)", true, NULL},
+	{"--level", 0, "N", "target capability level 0-3 (required)", true, NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+/* ---- events: audit and watch ---- */
+
+static const cli_optspec audit_opts[] = {
+	{"--verify", 0, NULL, "recompute the hash chain on the server and check it", false, NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+static const cli_optspec watch_opts[] = {
+	{"--after", 0, "ID", "resume after this event id (0: from the first event)", false, NULL},
+	{"--once", 0, NULL, "exit after the first batch of events, or when a wait ends", false,
+	 NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+/* ---- evidence and the offline spool ---- */
+
+static const char *const evidence_kinds[] = {"artifact", "affirmation", NULL};
+static const char *const evidence_statuses[] = {"proposed", "accepted", "rejected", NULL};
+
+static const cli_optspec evidence_submit_opts[] = {
+	{"--practice", 0, "P", "the practice, e.g. ADM:SG1.SP1 (required)", true, NULL},
+	{"--instance", 0, "I", "the instance (service or unit in scope) (required)", true, NULL},
+	{"--kind", 0, "KIND", "artifact or affirmation (required)", true, evidence_kinds},
+	{"--file", 0, "PATH", "upload this file as the evidence", false, NULL},
+	{"--text", 0, "TEXT", "the evidence as text (up to 64 KiB)", false, NULL},
+	{"--title", 0, "TEXT", "a title for people", false, NULL},
+	{"--idempotency-key", 0, "KEY", "reuse KEY to retry an earlier submit exactly once", false,
+	 NULL},
+	{"--spool", 0, NULL, "write to the offline spool; 'opra sync' delivers it", false, NULL},
+	{"--spool-reference", 0, NULL, "spool only the file's path and hash, not a copy", false,
+	 NULL},
+	{"--no-spool", 0, NULL, "never spool: exit 7 when no server answers", false, NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+static const cli_optspec evidence_list_opts[] = {
+	{"--practice", 0, "P", "only this practice", false, NULL},
+	{"--instance", 0, "I", "only this instance", false, NULL},
+	{"--status", 0, "STATUS", "only proposed, accepted or rejected", false, evidence_statuses},
+	{"--kind", 0, "KIND", "only artifact or affirmation", false, evidence_kinds},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+static const cli_optspec evidence_get_opts[] = {
+	{"--output", 'o', "PATH", "write to PATH (atomically) instead of stdout", false, NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+static const cli_optspec evidence_decide_opts[] = {
+	{"--reason", 0, "TEXT", "why (recorded in the audit log)", false, NULL},
 	{NULL, 0, NULL, NULL, false, NULL},
 };
 
@@ -650,6 +743,293 @@ const cli_command cli_commands[] = {
 	 "\"links\"} (counts). Exit 3 when the directory of PATH does not exist.\n"
 	 "Exit 4 when your token may not export.",
 	 inventory_export_opts, 0, 0, CLI_NEEDS_TOKEN},
+
+	{"appraisal", "create", cmd_appraisal_create,
+	 "opra appraisal create NAME --model MODEL[,MODEL] (--pa PA[,PA...] | --all) "
+	 "[--target-level N] [--affirmation-coverage PERCENT] [--description TEXT]",
+	 "Create an appraisal; you become its lead",
+	 "Creates an appraisal of one or more models (opra model list) over the\n"
+	 "process areas named with --pa (comma separated or repeated) or, with --all,\n"
+	 "every process area of the models. A process area code that exists in\n"
+	 "more than one of the models (MA is in cert-rmm-1.2 and cmmi-svc-1.3) must\n"
+	 "be written MODEL/PA, e.g. cmmi-svc-1.3/MA. --target-level sets the target\n"
+	 "capability level (0-3, default 1) of every process area ('opra appraisal\n"
+	 "target' changes one); --affirmation-coverage the share of instances whose\n"
+	 "affirmations must cover a practice (percent, default 50). You become the\n"
+	 "appraisal's lead. Names are unique; ids are accepted wherever names are.\n"
+	 "\n"
+	 "  $ opra appraisal create ovig-2026 --model cert-rmm-1.2 --pa SC,IMC,ADM\n"
+	 "\n"
+	 "With --json: the appraisal as 'opra appraisal show --json' prints it, plus\n"
+	 "\"result\": \"created\". Exit 2 without --pa or --all (or with both) or\n"
+	 "with a level out of range, 3 when a model or process area does not exist\n"
+	 "(the message lists what there is), 4 for automation tokens, 5 when the\n"
+	 "name is taken, 6 when a process area is ambiguous or the server refuses\n"
+	 "the input.",
+	 appraisal_create_opts, 1, 1, CLI_NEEDS_TOKEN},
+
+	{"appraisal", "list", cmd_appraisal_list, "opra appraisal list",
+	 "List the appraisals you can see",
+	 "Lists the appraisals you are a member of (admin and program-office:\n"
+	 "every appraisal) with your member role, state (open or finalised), the\n"
+	 "number of events in the audit chain, evidence items and the models.\n"
+	 "\n"
+	 "With --json: an array of {\"id\", \"name\", \"description\", \"models\",\n"
+	 "\"target_level\", \"affirmation_coverage\", \"my_role\", \"created_by\",\n"
+	 "\"created_at\", \"sealed\", \"sealed_at\", \"sealed_by\", \"head\",\n"
+	 "\"events\", \"evidence\"} (my_role is null when you are not a member).",
+	 NULL, 0, 0, CLI_NEEDS_TOKEN},
+
+	{"appraisal", "show", cmd_appraisal_show, "opra appraisal show APPRAISAL",
+	 "Show an appraisal: scope, targets, instances, members, chain head",
+	 "Shows the appraisal's models, its process areas with their effective\n"
+	 "target levels, its instances (services and units), its members and their\n"
+	 "roles, whether it is finalised, the audit chain's length and head, and\n"
+	 "the number of evidence items. Members with role lead, appraiser or viewer\n"
+	 "may read it, and admin and program-office users.\n"
+	 "\n"
+	 "With --json: {\"id\", \"name\", \"description\", \"models\": [...],\n"
+	 "\"process_areas\": [{\"id\", \"model\", \"name\", \"target_level\"}],\n"
+	 "\"target_level\", \"affirmation_coverage\", \"instances\": [{\"name\",\n"
+	 "\"kind\"}], \"members\": [{\"user\", \"role\"}], \"my_role\",\n"
+	 "\"created_by\", \"created_at\", \"sealed\", \"sealed_at\", \"sealed_by\",\n"
+	 "\"head\", \"events\", \"evidence\"}. Exit 3 when there is no such\n"
+	 "appraisal, 4 when you may not read it.",
+	 NULL, 1, 1, CLI_NEEDS_TOKEN},
+
+	{"appraisal", "scope", cmd_appraisal_scope,
+	 "opra appraisal scope add APPRAISAL (--service S | --unit U)...",
+	 "Add services or units of the inventory as instances",
+	 "Adds services and units of the inventory to the appraisal as instances:\n"
+	 "the things its practices are characterised on. Each must exist (and not\n"
+	 "be removed); one that is already in scope is left unchanged. A service\n"
+	 "and a unit with the same name cannot both be instances. All or nothing:\n"
+	 "when one name is wrong nothing is added. While an open appraisal scopes a\n"
+	 "service or unit, the inventory refuses to remove it.\n"
+	 "\n"
+	 "  $ opra appraisal scope add ovig-2026 --service claims --unit columbus\n"
+	 "\n"
+	 "The appraisal's lead, admin and program-office may do this. With --json:\n"
+	 "the appraisal as 'show' prints it plus \"result\". Exit 3 when a service\n"
+	 "or unit does not exist, 4 when you may not change the appraisal, 5 when\n"
+	 "it is finalised or a name clashes.",
+	 appraisal_scope_opts, 0, 2, CLI_NEEDS_TOKEN},
+
+	{"appraisal", "member", cmd_appraisal_member,
+	 "opra appraisal member add APPRAISAL USER --role lead|appraiser|viewer|automation",
+	 "Add a member to an appraisal, or change a member's role",
+	 "Makes USER a member of the appraisal with a role: lead (manages the\n"
+	 "appraisal and finalises it), appraiser (submits and accepts evidence),\n"
+	 "viewer (reads) or automation (submits evidence, which starts as proposed).\n"
+	 "Only users with the global role automation can be automation members, and\n"
+	 "they can be nothing else. Adding a member again with the same role\n"
+	 "changes nothing; with another role it changes the role (the audit chain\n"
+	 "records both). The only lead cannot step down.\n"
+	 "\n"
+	 "The appraisal's lead, admin and program-office may do this. With --json:\n"
+	 "the appraisal plus \"result\". Exit 3 when the user does not exist, 4 when\n"
+	 "you may not change the appraisal, 5 when it is finalised or the user is\n"
+	 "revoked, 6 when the role does not fit the user's global role.",
+	 appraisal_member_opts, 0, 3, CLI_NEEDS_TOKEN},
+
+	{"appraisal", "target", cmd_appraisal_target,
+	 "opra appraisal target APPRAISAL --pa PA --level N",
+	 "Set the target capability level of one process area",
+	 "Sets the target capability level (0-3) of one process area in the\n"
+	 "appraisal's scope; the others keep the appraisal's target level. Write\n"
+	 "MODEL/PA when the code is in scope in more than one model.\n"
+	 "\n"
+	 "The appraisal's lead, admin and program-office may do this. With --json:\n"
+	 "the appraisal plus \"result\". Exit 2 when the level is out of range, 3\n"
+	 "when the process area does not exist, 5 when the appraisal is finalised,\n"
+	 "6 when the process area is not in scope.",
+	 appraisal_target_opts, 1, 1, CLI_NEEDS_TOKEN},
+
+	{"appraisal", "finalize", cmd_appraisal_finalize, "opra appraisal finalize APPRAISAL",
+	 "Finalise (seal) an appraisal; lead only",
+	 "Appends the final event to the appraisal's audit chain and seals the\n"
+	 "appraisal: from then on every change (scope, members, targets, evidence,\n"
+	 "characterisations) is refused with exit 5, and the chain head printed\n"
+	 "here is the one every report carries. This cannot be undone. Only a lead\n"
+	 "of the appraisal may finalise it (not admin or program-office).\n"
+	 "\n"
+	 "With --json: the appraisal (sealed, sealed_at, sealed_by, head, events)\n"
+	 "plus \"result\": \"finalised\". Exit 4 when you are not its lead, 5 when\n"
+	 "it is already finalised.",
+	 NULL, 1, 1, CLI_NEEDS_TOKEN},
+
+	{"evidence", "submit", cmd_evidence_submit,
+	 "opra evidence submit APPRAISAL --practice P --instance I --kind artifact|affirmation "
+	 "(--file PATH | --text TEXT) [--title TEXT] [--idempotency-key KEY] [--spool]",
+	 "Submit evidence for a practice on an instance",
+	 "Submits one piece of objective evidence: an artifact or an affirmation,\n"
+	 "as text (--text, up to 64 KiB) or as a file (--file, any size). A file\n"
+	 "is hashed (SHA-256) and uploaded in chunks; when the server already\n"
+	 "has the same bytes nothing is sent again (deduplicated). A dropped\n"
+	 "connection is retried with backoff and the upload resumes where it\n"
+	 "stopped. The file is re-hashed while it is sent: if it changes\n"
+	 "meanwhile nothing is stored (exit 5). A progress line shows on a\n"
+	 "terminal. Evidence from an automation member starts as proposed; an\n"
+	 "appraiser accepts it ('opra evidence accept').\n"
+	 "\n"
+	 "Every submit is one operation with one idempotency key (a fresh one, or\n"
+	 "--idempotency-key KEY): running it again with the same key never makes\n"
+	 "a second item, it reports the first.\n"
+	 "\n"
+	 "Offline: --spool writes the submit to the local spool\n"
+	 "($XDG_STATE_HOME/opra/spool) instead, with its key and a copy of the\n"
+	 "file (--spool-reference keeps only the path and hash); 'opra sync'\n"
+	 "delivers it later. Without --spool, when no server answers after the\n"
+	 "retries, the submit is spooled automatically, a line on stderr says so\n"
+	 "and the exit code is 0: the operation is safe and will be delivered by\n"
+	 "'opra sync'. --no-spool turns that off (exit 7 instead).\n"
+	 "\n"
+	 "  $ opra evidence submit ovig-2026 --practice ADM:SG1.SP1 --instance claims \\\n"
+	 "        --kind artifact --file asset-register.xlsx\n"
+	 "\n"
+	 "With --json: {\"id\", \"sha256\", \"size\", \"status\", \"deduplicated\", ...}\n"
+	 "and the other fields of 'opra evidence list'; when spooled {\"spooled\":\n"
+	 "true, \"id\", \"idempotency_key\", \"spool_dir\", \"automatic\"}. --quiet\n"
+	 "prints only the id.\n"
+	 "\n"
+	 "Exit 2 for bad flags, 3 when the appraisal or file does not exist, 4 when\n"
+	 "you are not a member who may submit, 5 when the appraisal is sealed or\n"
+	 "the file changed while sent, 6 when the practice or instance is not in\n"
+	 "the appraisal's scope or the server refuses a value, 7 with --no-spool\n"
+	 "when no server answers.",
+	 evidence_submit_opts, 1, 1, CLI_NEEDS_TOKEN},
+	{"evidence", "list", cmd_evidence_list,
+	 "opra evidence list APPRAISAL [--practice P] [--instance I] [--status S] [--kind K]",
+	 "List an appraisal's evidence",
+	 "Lists the evidence of an appraisal, oldest first, with practice,\n"
+	 "instance, kind, status, size, who submitted it, when and from which\n"
+	 "site. The flags narrow the list. (--candidates, evidence of mapped\n"
+	 "practices, comes with the crosswalk work.)\n"
+	 "\n"
+	 "With --json: an array of {\"id\", \"practice\", \"instance\", \"kind\",\n"
+	 "\"status\", \"sha256\", \"size\", \"submitted_by\", \"submitted_at\",\n"
+	 "\"site\", \"title\", \"file_name\", \"is_text\", \"decided_by\",\n"
+	 "\"decided_at\", \"reason\", ...}. Exit 3 when there is no such appraisal,\n"
+	 "4 when you may not see it.",
+	 evidence_list_opts, 1, 1, CLI_NEEDS_TOKEN},
+	{"evidence", "get", cmd_evidence_get, "opra evidence get ID [-o PATH]",
+	 "Download an item's bytes and verify them",
+	 "Streams the item's bytes (a file or a text) from the server in ranges\n"
+	 "and checks them against its SHA-256. With -o PATH they go to a\n"
+	 "temporary file next to PATH that is renamed into place only when the\n"
+	 "hash matches (never a partial or wrong file); otherwise to stdout.\n"
+	 "\n"
+	 "With --json (needs -o): {\"id\", \"path\", \"sha256\", \"size\",\n"
+	 "\"file_name\"}. Exit 1 when the bytes do not match the hash (nothing is\n"
+	 "written), 3 when there is no such item or the directory of PATH does\n"
+	 "not exist, 4 when you may not see it.",
+	 evidence_get_opts, 1, 1, CLI_NEEDS_TOKEN},
+	{"evidence", "accept", cmd_evidence_accept, "opra evidence accept ID [--reason TEXT]",
+	 "Accept proposed evidence (leads and appraisers)",
+	 "Marks an item as accepted: only accepted evidence counts in ratings.\n"
+	 "Evidence from automation starts as proposed. Accepting an accepted item\n"
+	 "changes nothing. The decision is recorded in the audit log with\n"
+	 "--reason.\n"
+	 "\n"
+	 "With --json: the item as in 'opra evidence list' and \"result\". Exit 3\n"
+	 "when there is no such item, 4 when you may not decide, 5 when the\n"
+	 "appraisal is sealed.",
+	 evidence_decide_opts, 1, 1, CLI_NEEDS_TOKEN},
+	{"evidence", "reject", cmd_evidence_reject, "opra evidence reject ID [--reason TEXT]",
+	 "Reject evidence (leads and appraisers)",
+	 "Marks an item as rejected: it stays on record but does not count. Give\n"
+	 "--reason so the submitter knows why; it is recorded in the audit log.\n"
+	 "\n"
+	 "With --json: the item as in 'opra evidence list' and \"result\". Exit 3\n"
+	 "when there is no such item, 4 when you may not decide, 5 when the\n"
+	 "appraisal is sealed.",
+	 evidence_decide_opts, 1, 1, CLI_NEEDS_TOKEN},
+
+	{"sync", NULL, cmd_sync, "opra sync", "Deliver the offline spool",
+	 "Delivers the spooled operations ($XDG_STATE_HOME/opra/spool, default\n"
+	 "~/.local/state/opra/spool) in the order they were spooled, each with its\n"
+	 "own idempotency key, so an operation the server already applied (say,\n"
+	 "its answer was lost) is answered from the server's record and never\n"
+	 "applied twice. A record is removed only after the server acknowledged\n"
+	 "it. Spooled files are uploaded from the copy in the spool; a record that\n"
+	 "kept only a reference (--spool-reference) is checked against its hash\n"
+	 "first, and a changed file fails.\n"
+	 "\n"
+	 "A record the server refuses (no such appraisal, not allowed, invalid,\n"
+	 "sealed) or that is damaged is moved to the spool's failed/ directory\n"
+	 "with the reason in a .error file next to it, and the later records are\n"
+	 "still delivered. When no server answers (or it is overloaded) sync\n"
+	 "stops at that record and keeps it and every later one, in order: run\n"
+	 "it again later. Only one sync runs per spool at a time.\n"
+	 "\n"
+	 "  $ opra sync\n"
+	 "  delivered 3, failed 0 (kept in ~/.local/state/opra/spool/failed), remaining 0\n"
+	 "\n"
+	 "With --json: {\"delivered\", \"failed\", \"remaining\", \"spool_dir\",\n"
+	 "\"failed_dir\", \"items\": [{\"spool_id\", \"idempotency_key\",\n"
+	 "\"summary\", \"result\": \"delivered|failed\", \"evidence_id\", \"error\"}]}\n"
+	 "and, when it stopped early, \"error\": {\"code\", \"message\"}.\n"
+	 "\n"
+	 "Exit 0 when everything was delivered; 7 when it stopped because no\n"
+	 "server answered; 4 when the token is refused; 5 when another sync is\n"
+	 "running; otherwise, when records failed, the exit code of the first\n"
+	 "failure (3 not found, 4 not allowed, 5 sealed, 6 invalid).",
+	 NULL, 0, 0, CLI_NEEDS_TOKEN},
+
+	{"audit", NULL, cmd_audit, "opra audit APPRAISAL [--verify]",
+	 "List an appraisal's event log, or verify its hash chain",
+	 "Every change to an appraisal (evidence, decisions, scope, members,\n"
+	 "characterisations, finalisation) is an event in its log: who, when,\n"
+	 "from which client and site, what, and the object before and after.\n"
+	 "The events form a SHA-256 hash chain: each event's hash covers the one\n"
+	 "before it, and the appraisal records the last one (its head).\n"
+	 "\n"
+	 "Without --verify, lists every event in chain order (SEQ, AT, ACTOR,\n"
+	 "SITE, METHOD, OBJECT); with --json an array of {\"id\", \"seq\",\n"
+	 "\"appraisal\", \"at\", \"actor\", \"client_id\", \"site\", \"peer\",\n"
+	 "\"method\", \"object\", \"before\", \"after\", \"hash\"} (before and after\n"
+	 "are JSON values).\n"
+	 "\n"
+	 "With --verify the server recomputes the whole chain from the stored\n"
+	 "events and compares every hash, the event count and the head (and the\n"
+	 "head recorded at sealing):\n"
+	 "\n"
+	 "  $ opra audit ovig-2026 --verify\n"
+	 "  valid: 1234 events, head 3f5a...\n"
+	 "\n"
+	 "With --json: {\"events\": N, \"head\": \"<64 hex>\", \"valid\": true,\n"
+	 "\"appraisal\", \"sealed\", \"sealed_head\", \"first_bad_seq\", \"problem\"}.\n"
+	 "\n"
+	 "A broken chain (an event changed or removed, or the head rewritten) is\n"
+	 "data loss: the report still goes to stdout (\"valid\": false, with the\n"
+	 "first bad event and the problem), a line goes to stderr, and the exit\n"
+	 "code is 1. Members of the appraisal (not automation) may audit it;\n"
+	 "admin and program-office may audit every appraisal.",
+	 audit_opts, 1, 1, CLI_NEEDS_TOKEN},
+	{"watch", NULL, cmd_watch, "opra watch [APPRAISAL] [--after ID] [--once]",
+	 "Print events as they are committed, until interrupted",
+	 "Follows the event log live: each event is printed as soon as its\n"
+	 "transaction commits, one line per event (AT  APPRAISAL#SEQ\n"
+	 "ACTOR@SITE  METHOD  OBJECT  (id N)), or with --json one JSON object per\n"
+	 "event per line (JSON Lines, flushed per line) with the fields of\n"
+	 "opra audit --json. Without APPRAISAL: events of every appraisal you may\n"
+	 "see (where you are a member other than automation; admin and\n"
+	 "program-office see all).\n"
+	 "\n"
+	 "Without --after it starts with the next event; --after ID resumes after\n"
+	 "the event with that id (the last one you saw), --after 0 replays the\n"
+	 "whole log first. When the connection drops or the server restarts it\n"
+	 "reconnects with backoff (a note on stderr) and resumes from the last\n"
+	 "event it printed, so no event is missed or printed twice.\n"
+	 "\n"
+	 "  $ opra watch ovig-2026 --json | jq -c '{seq, actor, object}'\n"
+	 "\n"
+	 "Runs until SIGINT or SIGTERM (exit 0). --once exits after the first\n"
+	 "batch of events, or with nothing printed when a wait of about 25 s\n"
+	 "(less with a short --timeout) ends without events. Exit 3 when the\n"
+	 "appraisal does not exist, 4 when you may not see it, 6 for an --after\n"
+	 "id that is not one of its events.",
+	 watch_opts, 0, 1, CLI_NEEDS_TOKEN},
 
 	{NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0},
 };
