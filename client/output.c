@@ -285,8 +285,7 @@ void out_table_free(out_table *t)
 
 /* ---- files -------------------------------------------------------------- */
 
-/* The status for a failed file operation, with the message set. */
-static int file_error(int err, const char *what, const char *path)
+int out_file_error(int err, const char *what, const char *path)
 {
 	int status = OPRA_INTERNAL;
 
@@ -336,7 +335,7 @@ int out_check_output_path(const char *path)
 					    "cannot write '%s': the directory '%s' does not exist "
 					    "(create it first)",
 					    path, dir);
-		return file_error(errno, "use the directory of", path);
+		return out_file_error(errno, "use the directory of", path);
 	}
 	if (!S_ISDIR(st.st_mode))
 		return opra_err_set(OPRA_NOT_FOUND, "cannot write '%s': '%s' is not a directory",
@@ -367,12 +366,12 @@ int out_write_atomic(const char *path, const void *data, size_t len)
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, base) >= sizeof(tmp))
 		return opra_err_set(OPRA_INVALID_ARGUMENT, "the path '%.200s' is too long", path);
 	if ((fd = mkstemp(tmp)) < 0)
-		return file_error(errno, "create a temporary file next to", path);
+		return out_file_error(errno, "create a temporary file next to", path);
 	/* mkstemp makes 0600; give the file the mode a plain create would. */
 	mask = umask(0);
 	umask(mask);
 	if (fchmod(fd, 0666 & ~mask) != 0) {
-		rc = file_error(errno, "set the mode of", tmp);
+		rc = out_file_error(errno, "set the mode of", tmp);
 		goto fail;
 	}
 	while (len > 0) {
@@ -380,24 +379,24 @@ int out_write_atomic(const char *path, const void *data, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = file_error(errno, "write", tmp);
+			rc = out_file_error(errno, "write", tmp);
 			goto fail;
 		}
 		p += n;
 		len -= (size_t)n;
 	}
 	if (fsync(fd) != 0) {
-		rc = file_error(errno, "write", tmp);
+		rc = out_file_error(errno, "write", tmp);
 		goto fail;
 	}
 	if (close(fd) != 0) {
 		fd = -1;
-		rc = file_error(errno, "write", tmp);
+		rc = out_file_error(errno, "write", tmp);
 		goto fail;
 	}
 	fd = -1;
 	if (rename(tmp, path) != 0) {
-		rc = file_error(errno, "rename the temporary file to", path);
+		rc = out_file_error(errno, "rename the temporary file to", path);
 		goto fail;
 	}
 	return OPRA_OK;

@@ -102,6 +102,10 @@ void out_table_free(out_table *t);
  * INVALID_ARGUMENT (not a file name: a usage mistake), NOT_FOUND (no such
  * directory) or another status, with the message set. */
 int out_check_output_path(const char *path);
+
+/* The status for a failed file operation on path (errno err), with the
+ * message "cannot WHAT 'PATH': reason" set. */
+int out_file_error(int err, const char *what, const char *path);
 /* Writes len bytes of data to path atomically: a temporary file in the same
  * directory, flushed, then renamed over path, so readers see the old file
  * or the whole new one, never a part. Returns OPRA_OK or a status with the

@@ -1,6 +1,8 @@
 /* The offline spool (see spool.h for the layout and the record format). */
 #include "spool.h"
 
+#include "output.h"
+
 #include "opra_alloc.h"
 #include "opra_buf.h"
 #include "opra_err.h"
@@ -33,19 +35,6 @@ struct spool {
 	char failed[PATH_MAX];
 	int sync_fd; /* the held sync lock, or -1 */
 };
-
-static int file_error(int err, const char *what, const char *path)
-{
-	int status = OPRA_INTERNAL;
-
-	if (err == EACCES || err == EPERM || err == EROFS)
-		status = OPRA_PERMISSION_DENIED;
-	else if (err == ENOENT || err == ENOTDIR)
-		status = OPRA_NOT_FOUND;
-	else if (err == ENOSPC || err == EDQUOT)
-		status = OPRA_RESOURCE_EXHAUSTED;
-	return opra_err_set(status, "cannot %s '%s': %s", what, path, strerror(err));
-}
 
 static int join(char *out, size_t size, const char *a, const char *b)
 {
@@ -98,7 +87,7 @@ int client_make_dirs(const char *path, mode_t mode)
 		char c = buf[i];
 		buf[i] = '\0';
 		if (mkdir(buf, mode) != 0 && errno != EEXIST)
-			return file_error(errno, "create the directory", buf);
+			return out_file_error(errno, "create the directory", buf);
 		buf[i] = c;
 	}
 	return OPRA_OK;
@@ -128,7 +117,7 @@ int spool_open(spool **out, const char *dir)
 	if ((rc = client_make_dirs(s->dir, 0700)) != OPRA_OK)
 		goto fail;
 	if (stat(s->dir, &st) != 0) {
-		rc = file_error(errno, "use the spool directory", s->dir);
+		rc = out_file_error(errno, "use the spool directory", s->dir);
 		goto fail;
 	}
 	if (!S_ISDIR(st.st_mode)) {
@@ -138,7 +127,7 @@ int spool_open(spool **out, const char *dir)
 	}
 	/* The spool holds copies of evidence: keep it private. */
 	if ((st.st_mode & 0077) != 0 && chmod(s->dir, 0700) != 0) {
-		rc = file_error(errno, "make private (chmod 700)", s->dir);
+		rc = out_file_error(errno, "make private (chmod 700)", s->dir);
 		goto fail;
 	}
 	*out = s;
@@ -177,7 +166,7 @@ static int lock_file(const char *dir, const char *name, int op)
 	if (join(path, sizeof(path), dir, name) != OPRA_OK)
 		return -1;
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
-		file_error(errno, "open the lock file", path);
+		out_file_error(errno, "open the lock file", path);
 		return -1;
 	}
 	while (flock(fd, op) != 0) {
@@ -189,7 +178,7 @@ static int lock_file(const char *dir, const char *name, int op)
 				     "it to finish",
 				     dir);
 		else
-			file_error(errno, "lock", path);
+			out_file_error(errno, "lock", path);
 		close(fd);
 		return -1;
 	}
@@ -252,7 +241,7 @@ static int write_all(int fd, const void *data, size_t len, const char *path)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return file_error(errno, "write", path);
+			return out_file_error(errno, "write", path);
 		p += n;
 		len -= (size_t)n;
 	}
@@ -314,7 +303,7 @@ static int copy_file(int fd, const char *tmp, const char *path, const char *sha2
 	int in = -1, rc = OPRA_OK;
 
 	if ((in = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return file_error(errno, "read", path);
+		return out_file_error(errno, "read", path);
 	if ((buf = opra_malloc(SPOOL_COPY_BUF)) == NULL) {
 		rc = opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
 		goto done;
@@ -325,7 +314,7 @@ static int copy_file(int fd, const char *tmp, const char *path, const char *sha2
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = file_error(errno, "read", path);
+			rc = out_file_error(errno, "read", path);
 			goto done;
 		}
 		if (n == 0)
@@ -398,7 +387,7 @@ int spool_add(spool *s, const spool_entry *e, char *id_out)
 	}
 	snprintf(tmp + strlen(tmp), sizeof(tmp) - strlen(tmp), "%ld-%s", (long)getpid(), rnd);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
-		rc = file_error(errno, "create a spool record in", s->dir);
+		rc = out_file_error(errno, "create a spool record in", s->dir);
 		goto done;
 	}
 	tmp_made = true;
@@ -410,12 +399,12 @@ int spool_add(spool *s, const spool_entry *e, char *id_out)
 	    (rc = copy_file(fd, tmp, e->file_path, e->file_sha256, e->file_size)) != OPRA_OK)
 		goto done;
 	if (fsync(fd) != 0) {
-		rc = file_error(errno, "write", tmp);
+		rc = out_file_error(errno, "write", tmp);
 		goto done;
 	}
 	if (close(fd) != 0) {
 		fd = -1;
-		rc = file_error(errno, "write", tmp);
+		rc = out_file_error(errno, "write", tmp);
 		goto done;
 	}
 	fd = -1;
@@ -429,7 +418,7 @@ int spool_add(spool *s, const spool_entry *e, char *id_out)
 	if ((rc = join(path, sizeof(path), s->dir, name)) != OPRA_OK)
 		goto done;
 	if (rename(tmp, path) != 0) {
-		rc = file_error(errno, "rename the spool record to", path);
+		rc = out_file_error(errno, "rename the spool record to", path);
 		goto done;
 	}
 	tmp_made = false;
@@ -477,7 +466,7 @@ int spool_list(spool *s, char ***ids_out, size_t *n_out)
 	*ids_out = NULL;
 	*n_out = 0;
 	if ((d = opendir(s->dir)) == NULL)
-		return file_error(errno, "list the spool", s->dir);
+		return out_file_error(errno, "list the spool", s->dir);
 	while ((e = readdir(d)) != NULL) {
 		size_t len = strlen(e->d_name);
 		if (name_seq(e->d_name) == 0 || !has_suffix(e->d_name, SPOOL_SUFFIX) ||
@@ -614,9 +603,9 @@ int spool_read(spool *s, const char *id, spool_record **out)
 	if ((rc = record_path(path, sizeof(path), s, id, false, SPOOL_SUFFIX)) != OPRA_OK)
 		return rc;
 	if ((f = fopen(path, "rbe")) == NULL)
-		return file_error(errno, "read the spool record", path);
+		return out_file_error(errno, "read the spool record", path);
 	if (fstat(fileno(f), &st) != 0) {
-		rc = file_error(errno, "read the spool record", path);
+		rc = out_file_error(errno, "read the spool record", path);
 		goto done;
 	}
 	if (fread(magic, 1, strlen(SPOOL_MAGIC), f) != strlen(SPOOL_MAGIC) ||
@@ -761,16 +750,16 @@ int spool_open_data(spool *s, const spool_record *r, int *fd_out)
 		return opra_err_set(OPRA_INVALID_ARGUMENT, "the record holds no file");
 	if (!r->file_copy) {
 		if ((fd = open(r->file_path, O_RDONLY | O_CLOEXEC)) < 0)
-			return file_error(errno, "read the spooled file", r->file_path);
+			return out_file_error(errno, "read the spooled file", r->file_path);
 		*fd_out = fd;
 		return OPRA_OK;
 	}
 	if ((rc = record_path(path, sizeof(path), s, r->id, false, SPOOL_SUFFIX)) != OPRA_OK)
 		return rc;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return file_error(errno, "read the spool record", path);
+		return out_file_error(errno, "read the spool record", path);
 	if (lseek(fd, (off_t)r->data_offset, SEEK_SET) < 0) {
-		rc = file_error(errno, "read the spool record", path);
+		rc = out_file_error(errno, "read the spool record", path);
 		close(fd);
 		return rc;
 	}
@@ -786,7 +775,7 @@ int spool_remove(spool *s, const char *id)
 	if ((rc = record_path(path, sizeof(path), s, id, false, SPOOL_SUFFIX)) != OPRA_OK)
 		return rc;
 	if (unlink(path) != 0 && errno != ENOENT)
-		return file_error(errno, "remove the delivered spool record", path);
+		return out_file_error(errno, "remove the delivered spool record", path);
 	return OPRA_OK;
 }
 
@@ -800,10 +789,10 @@ int spool_fail(spool *s, const char *id, const char *why)
 	    (rc = record_path(err_path, sizeof(err_path), s, id, true, ".error")) != OPRA_OK)
 		return rc;
 	if (mkdir(s->failed, 0700) != 0 && errno != EEXIST)
-		return file_error(errno, "create the directory", s->failed);
+		return out_file_error(errno, "create the directory", s->failed);
 	/* The reason first: a record in failed/ always has its reason. */
 	if ((fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
-		return file_error(errno, "write", err_path);
+		return out_file_error(errno, "write", err_path);
 	rc = write_all(fd, why, strlen(why), err_path);
 	if (rc == OPRA_OK)
 		rc = write_all(fd, "\n", 1, err_path);
@@ -811,6 +800,6 @@ int spool_fail(spool *s, const char *id, const char *why)
 	if (rc != OPRA_OK)
 		return rc;
 	if (rename(from, to) != 0)
-		return file_error(errno, "move the failed record to", s->failed);
+		return out_file_error(errno, "move the failed record to", s->failed);
 	return OPRA_OK;
 }

@@ -60,27 +60,11 @@ static const char *const user_roles[N_USERS] = {"admin", "program-office", "user
 static char *tokens[N_USERS];
 static rpc_client *cl[N_USERS];
 
-/* One call; mutating calls get a fresh idempotency key. *out (if given) is
- * the reply, freed by the caller with reply_free. */
+/* One call; mutating calls get a fresh idempotency key. */
 static int acall(rpc_client *c, const char *method, const ProtobufCMessage *req,
 		 const ProtobufCMessageDescriptor *rd, void *out, int mutates)
 {
-	char key[40];
-	ProtobufCMessage *resp = NULL;
-	if (mutates)
-		rpc_new_key(key);
-	int rc = rpc_call(c, method, req, rd, &resp, mutates ? key : NULL);
-	if (out)
-		*(ProtobufCMessage **)out = resp;
-	else if (resp)
-		protobuf_c_message_free_unpacked(resp, NULL);
-	return rc;
-}
-
-static void reply_free(void *m)
-{
-	if (m)
-		protobuf_c_message_free_unpacked((ProtobufCMessage *)m, NULL);
+	return testserver_call(c, method, req, rd, out, mutates ? "" : NULL);
 }
 
 static void assert_msg_has(const char *needle)
@@ -193,7 +177,7 @@ static int setup(void **state)
 				       &opra__v1__user_add_response__descriptor, &u, 1),
 				 OPRA_OK);
 		tokens[i] = strdup(u->token);
-		reply_free(u);
+		testserver_reply_free(u);
 		cl[i] = testserver_client(&ts, tokens[i]);
 	}
 	Opra__V1__UserRevokeRequest rv = OPRA__V1__USER_REVOKE_REQUEST__INIT;
@@ -399,7 +383,7 @@ static void create_show_list(void **state)
 	assert_int_equal(a->n_instances, 0);
 	assert_int_equal(a->evidence, 0);
 	char *id = strdup(a->id);
-	reply_free(rep);
+	testserver_reply_free(rep);
 
 	/* The creation event is the chain's first, with the after-image. */
 	assert_int_equal(
@@ -415,7 +399,7 @@ static void create_show_list(void **state)
 	assert_int_equal(show(cl[U_ALICE], id, &rep), OPRA_OK);
 	assert_string_equal(rep->appraisal->name, "ovig-2026");
 	assert_int_equal(rep->appraisal->n_process_areas, 3);
-	reply_free(rep);
+	testserver_reply_free(rep);
 	free(id);
 
 	/* --all with target level and coverage. */
@@ -424,7 +408,7 @@ static void create_show_list(void **state)
 	assert_int_equal(rep->appraisal->n_process_areas, 2);
 	assert_int_equal(pa_of(rep->appraisal, "demo-a", "MA")->target_level, 2);
 	assert_int_equal(rep->appraisal->affirmation_coverage, 80);
-	reply_free(rep);
+	testserver_reply_free(rep);
 
 	/* Level 0 and coverage 0 are values, not "default". */
 	create_spec zero = {{"demo-b", NULL}, {"ma", NULL}, 0, 0, 0};
@@ -432,7 +416,7 @@ static void create_show_list(void **state)
 	assert_int_equal(rep->appraisal->target_level, 0);
 	assert_int_equal(rep->appraisal->affirmation_coverage, 0);
 	assert_int_equal(pa_of(rep->appraisal, "demo-b", "MA")->target_level, 0);
-	reply_free(rep);
+	testserver_reply_free(rep);
 
 	/* List: alice sees her two, with her role and the models. */
 	Opra__V1__AppraisalListReply *l = list(cl[U_ALICE]);
@@ -443,7 +427,7 @@ static void create_show_list(void **state)
 	assert_int_equal(listed(l, "ovig-2026")->n_models, 2);
 	assert_string_equal(listed(l, "ovig-2026")->models[1], "demo-b");
 	assert_int_equal(listed(l, "ovig-2026")->events, 1);
-	reply_free(l);
+	testserver_reply_free(l);
 }
 
 static void create_retry_is_exactly_once(void **state)
@@ -469,8 +453,8 @@ static void create_retry_is_exactly_once(void **state)
 	assert_int_equal(count_q("SELECT count(*) FROM appraisals WHERE name = $1", "retry-once"),
 			 1);
 	assert_int_equal(events_of("retry-once"), 1);
-	reply_free(a);
-	reply_free(b);
+	testserver_reply_free(a);
+	testserver_reply_free(b);
 }
 
 static void create_bad_input(void **state)
@@ -551,7 +535,7 @@ static void scope_add(void **state)
 	assert_int_equal(rep->appraisal->n_instances, 3);
 	assert_string_equal(kind_of(rep->appraisal, "claims"), "service");
 	assert_string_equal(kind_of(rep->appraisal, "hq"), "unit");
-	reply_free(rep);
+	testserver_reply_free(rep);
 	assert_int_equal(events_of("ovig-2026"), ev + 3);
 	assert_int_equal(count_q("SELECT count(*) FROM events WHERE object = 'instance:hq' AND "
 				 "after->>'kind' = $1",
@@ -562,7 +546,7 @@ static void scope_add(void **state)
 	assert_int_equal(scope(cl[U_ALICE], "ovig-2026", "claims", NULL, NULL, &rep), OPRA_OK);
 	assert_non_null(strstr(rep->result, "unchanged"));
 	assert_int_equal(rep->appraisal->n_instances, 3);
-	reply_free(rep);
+	testserver_reply_free(rep);
 	assert_int_equal(events_of("ovig-2026"), ev + 3);
 
 	/* A missing or removed service: NOT_FOUND naming it; nothing added
@@ -582,7 +566,7 @@ static void scope_add(void **state)
 
 	/* A service and a unit of the same name cannot both be instances. */
 	assert_int_equal(scope(cl[U_ALICE], "ovig-2026", "dup", NULL, NULL, &rep), OPRA_OK);
-	reply_free(rep);
+	testserver_reply_free(rep);
 	assert_int_equal(scope(cl[U_ALICE], "ovig-2026", NULL, NULL, "dup", &rep),
 			 OPRA_ALREADY_EXISTS);
 	assert_msg_has("same name");
@@ -604,25 +588,25 @@ static void members(void **state)
 
 	assert_int_equal(member(cl[U_ALICE], "ovig-2026", "bob", "appraiser", &rep), OPRA_OK);
 	assert_string_equal(rep->result, "added bob as appraiser");
-	reply_free(rep);
+	testserver_reply_free(rep);
 	assert_int_equal(member(cl[U_ALICE], "ovig-2026", "carol", "viewer", NULL), OPRA_OK);
 	assert_int_equal(member(cl[U_ALICE], "ovig-2026", "bot", "automation", &rep), OPRA_OK);
 	assert_int_equal(rep->appraisal->n_members, 4);
 	assert_string_equal(role_of(rep->appraisal, "bot"), "automation");
-	reply_free(rep);
+	testserver_reply_free(rep);
 	assert_int_equal(events_of("ovig-2026"), ev + 3);
 
 	/* Same role again: unchanged, no event. */
 	assert_int_equal(member(cl[U_ALICE], "ovig-2026", "bob", "appraiser", &rep), OPRA_OK);
 	assert_non_null(strstr(rep->result, "unchanged"));
-	reply_free(rep);
+	testserver_reply_free(rep);
 	assert_int_equal(events_of("ovig-2026"), ev + 3);
 
 	/* Another role: changed, with before and after. */
 	assert_int_equal(member(cl[U_ALICE], "ovig-2026", "bob", "viewer", &rep), OPRA_OK);
 	assert_string_equal(rep->result, "role of bob changed from appraiser to viewer");
 	assert_string_equal(role_of(rep->appraisal, "bob"), "viewer");
-	reply_free(rep);
+	testserver_reply_free(rep);
 	assert_int_equal(count_q("SELECT count(*) FROM events WHERE object = 'member:bob' AND "
 				 "before->>'role' = 'appraiser' AND after->>'role' = $1",
 				 "viewer"),
@@ -665,11 +649,11 @@ static void targets(void **state)
 	assert_string_equal(rep->result, "target of demo-a/AAA changed from level 1 to 3");
 	assert_int_equal(pa_of(rep->appraisal, "demo-a", "AAA")->target_level, 3);
 	assert_int_equal(pa_of(rep->appraisal, "demo-b", "BBB")->target_level, 1);
-	reply_free(rep);
+	testserver_reply_free(rep);
 	/* MA is in two models but only demo-b's is in scope: unambiguous. */
 	assert_int_equal(target(cl[U_ALICE], "ovig-2026", "MA", 2, &rep), OPRA_OK);
 	assert_int_equal(pa_of(rep->appraisal, "demo-b", "MA")->target_level, 2);
-	reply_free(rep);
+	testserver_reply_free(rep);
 	assert_int_equal(events_of("ovig-2026"), ev + 2);
 	assert_int_equal(count_q("SELECT count(*) FROM events WHERE object = 'target:demo-a/AAA' "
 				 "AND (before->>'target_level')::int = 1 AND "
@@ -679,7 +663,7 @@ static void targets(void **state)
 	/* Same level again: unchanged. */
 	assert_int_equal(target(cl[U_ALICE], "ovig-2026", "demo-a/AAA", 3, &rep), OPRA_OK);
 	assert_non_null(strstr(rep->result, "unchanged"));
-	reply_free(rep);
+	testserver_reply_free(rep);
 	assert_int_equal(events_of("ovig-2026"), ev + 2);
 
 	assert_int_equal(target(cl[U_ALICE], "ovig-2026", "demo-a/MA", 2, NULL),
@@ -699,7 +683,7 @@ static void visibility(void **state)
 	Opra__V1__AppraisalListReply *l = list(cl[U_DAVE]);
 	assert_null(listed(l, "ovig-2026"));
 	assert_null(listed(l, "all-of-a"));
-	reply_free(l);
+	testserver_reply_free(l);
 	assert_int_equal(show(cl[U_DAVE], "ovig-2026", &rep), OPRA_PERMISSION_DENIED);
 	assert_msg_has("not a member");
 	/* Members see theirs, with their role. */
@@ -707,18 +691,18 @@ static void visibility(void **state)
 	assert_non_null(listed(l, "ovig-2026"));
 	assert_string_equal(listed(l, "ovig-2026")->my_role, "viewer");
 	assert_null(listed(l, "all-of-a"));
-	reply_free(l);
+	testserver_reply_free(l);
 	assert_int_equal(show(cl[U_CAROL], "ovig-2026", &rep), OPRA_OK);
 	assert_int_equal(rep->appraisal->n_members, 4);
-	reply_free(rep);
+	testserver_reply_free(rep);
 	/* Program office and admin see all, as non-members. */
 	l = list(cl[U_PO]);
 	assert_non_null(listed(l, "ovig-2026"));
 	assert_non_null(listed(l, "zero-b"));
 	assert_string_equal(listed(l, "ovig-2026")->my_role, "");
-	reply_free(l);
+	testserver_reply_free(l);
 	assert_int_equal(show(cl[U_PO], "ovig-2026", &rep), OPRA_OK);
-	reply_free(rep);
+	testserver_reply_free(rep);
 	/* Unknown appraisal. */
 	assert_int_equal(show(cl[U_ADMIN], "nope", &rep), OPRA_NOT_FOUND);
 	assert_int_equal(show(cl[U_ADMIN], "", &rep), OPRA_INVALID_ARGUMENT);
@@ -792,7 +776,7 @@ static void role_method_matrix(void **state)
 	}
 	assert_int_equal(show(cl[U_ALICE], "matrix", &rep), OPRA_OK);
 	assert_true(rep->appraisal->sealed);
-	reply_free(rep);
+	testserver_reply_free(rep);
 	/* Once sealed the writers get FAILED_PRECONDITION, outsiders still
 	 * PERMISSION_DENIED (nothing about it is revealed to them). */
 	assert_int_equal(scope(cl[U_PO], "matrix", "billing", NULL, NULL, NULL),
@@ -809,7 +793,7 @@ static void finalize_seals(void **state)
 
 	assert_int_equal(show(cl[U_ALICE], "ovig-2026", &rep), OPRA_OK);
 	assert_int_equal(rep->appraisal->events, ev);
-	reply_free(rep);
+	testserver_reply_free(rep);
 
 	assert_int_equal(finalize(cl[U_ALICE], "ovig-2026", &rep), OPRA_OK);
 	assert_string_equal(rep->result, "finalised");
@@ -818,7 +802,7 @@ static void finalize_seals(void **state)
 	assert_string_equal(rep->appraisal->sealed_by, "alice");
 	assert_int_equal(rep->appraisal->events, ev + 1);
 	char *head = strdup(rep->appraisal->head);
-	reply_free(rep);
+	testserver_reply_free(rep);
 	/* The final event is in the chain and the seal records the head that
 	 * includes it. */
 	char *last =
@@ -863,7 +847,7 @@ static void finalize_seals(void **state)
 	assert_string_equal(rep->appraisal->head, head);
 	assert_int_equal(rep->appraisal->events, ev + 1);
 	assert_int_equal(rep->appraisal->n_members, 4);
-	reply_free(rep);
+	testserver_reply_free(rep);
 	assert_int_equal(events_of("ovig-2026"), ev + 1);
 	free(head);
 	free(last);
@@ -921,7 +905,7 @@ static void inventory_removal_rule(void **state)
 	Opra__V1__AppraisalReply *rep = NULL;
 	assert_int_equal(show(cl[U_ALICE], "inv-open-2", &rep), OPRA_OK);
 	assert_string_equal(kind_of(rep->appraisal, "svc-x"), "service");
-	reply_free(rep);
+	testserver_reply_free(rep);
 }
 
 /* A model an appraisal uses cannot be replaced (exit 5), one no appraisal

@@ -93,28 +93,11 @@ static rpc_client *client(int who)
 	return testserver_client(&ts, tokens[who].text);
 }
 
-static void reply_free(void *m)
-{
-	if (m)
-		protobuf_c_message_free_unpacked((ProtobufCMessage *)m, NULL);
-}
-
 /* One call; key: NULL for reads, "" for a fresh key. */
 static int ev_call(rpc_client *c, const char *method, const ProtobufCMessage *req,
 		   const ProtobufCMessageDescriptor *rd, void *out, const char *key)
 {
-	char fresh[40];
-	ProtobufCMessage *resp = NULL;
-	if (key && key[0] == '\0') {
-		rpc_new_key(fresh);
-		key = fresh;
-	}
-	int rc = rpc_call(c, method, req, rd, &resp, key);
-	if (out)
-		*(ProtobufCMessage **)out = resp;
-	else if (resp)
-		protobuf_c_message_free_unpacked(resp, NULL);
-	return rc;
+	return testserver_call(c, method, req, rd, out, key);
 }
 
 static int submit_text(rpc_client *c, const char *appraisal, const char *practice,
@@ -170,7 +153,7 @@ static int chunk(rpc_client *c, uint64_t upload, uint32_t seq, const uint8_t *da
 			 &rep, NULL);
 	if (rc == OPRA_OK && received)
 		*received = rep->received;
-	reply_free(rep);
+	testserver_reply_free(rep);
 	return rc;
 }
 
@@ -227,7 +210,7 @@ static void get_all(rpc_client *c, const char *id, uint32_t piece, char hex[65],
 		sha256_update(&h, g->data.data, g->data.len);
 		off += g->data.len;
 		int eof = g->eof;
-		reply_free(g);
+		testserver_reply_free(g);
 		if (eof)
 			break;
 	}
@@ -325,7 +308,7 @@ static void text_evidence_and_decisions(void **state)
 			 0);
 	assert_int_equal(regexec(&ts_re, r->evidence->submitted_at, 0, NULL, 0), 0);
 	snprintf(id_appr, sizeof(id_appr), "%s", r->evidence->id);
-	reply_free(r);
+	testserver_reply_free(r);
 
 	/* Automation's evidence starts proposed. */
 	assert_int_equal(submit_text(bot, "ovig", "ADM:SG1.SP1", "claims", "artifact",
@@ -334,7 +317,7 @@ static void text_evidence_and_decisions(void **state)
 	assert_string_equal(r->evidence->status, "proposed");
 	assert_string_equal(r->evidence->submitted_by, "bot");
 	snprintf(id_bot, sizeof(id_bot), "%s", r->evidence->id);
-	reply_free(r);
+	testserver_reply_free(r);
 	/* Each submission appended one event naming the item. */
 	assert_int_equal(assert_chain("ovig"), events0 + 2);
 	char q[256];
@@ -352,7 +335,7 @@ static void text_evidence_and_decisions(void **state)
 	assert_string_equal(l->items[0]->status, "proposed");
 	assert_string_equal(l->items[0]->kind, "artifact");
 	assert_int_equal(regexec(&ts_re, l->items[0]->submitted_at, 0, NULL, 0), 0);
-	reply_free(l);
+	testserver_reply_free(l);
 	regfree(&ts_re);
 
 	/* Decisions: viewers and automation may not; rejecting needs a reason;
@@ -368,11 +351,11 @@ static void text_evidence_and_decisions(void **state)
 	assert_string_equal(r->evidence->decided_by, "appraiser");
 	assert_string_equal(r->evidence->reason, "checked against the CMDB");
 	assert_true(r->evidence->decided_at[0] != '\0');
-	reply_free(r);
+	testserver_reply_free(r);
 	long n = assert_chain("ovig");
 	assert_int_equal(decide(appr, M("Accept"), id_bot, NULL, &r), OPRA_OK);
 	assert_string_equal(r->result, "unchanged");
-	reply_free(r);
+	testserver_reply_free(r);
 	assert_int_equal(assert_chain("ovig"), n);
 	assert_int_equal(decide(appr, M("Accept"), "999999", NULL, NULL), OPRA_NOT_FOUND);
 	assert_int_equal(decide(appr, M("Accept"), "12; DROP TABLE x", NULL, NULL),
@@ -396,8 +379,8 @@ static void text_evidence_and_decisions(void **state)
 				     "retry me", "key-retry-1", &r2),
 			 OPRA_OK);
 	assert_string_equal(r->evidence->id, r2->evidence->id);
-	reply_free(r);
-	reply_free(r2);
+	testserver_reply_free(r);
+	testserver_reply_free(r2);
 	assert_int_equal(appraisal_count("evidence", "ovig"), before + 1);
 	/* ... and the same key for a different request is refused. */
 	assert_int_equal(submit_text(appr, "ovig", "ADM:SG1.SP2", "claims", "affirmation",
@@ -499,7 +482,7 @@ static void sealed_appraisal(void **state)
 			 OPRA_OK);
 	char id[32];
 	snprintf(id, sizeof(id), "%s", r->evidence->id);
-	reply_free(r);
+	testserver_reply_free(r);
 	sql("UPDATE appraisals SET sealed_at = now(), sealed_head = head, sealed_by = created_by "
 	    "WHERE name = 'sealed-one'");
 	long items = appraisal_count("evidence", "sealed-one");
@@ -517,7 +500,7 @@ static void sealed_appraisal(void **state)
 	assert_int_equal(list(viewer, "sealed-one", NULL, &l), OPRA_OK);
 	assert_int_equal(l->n_items, 1);
 	assert_string_equal(l->items[0]->status, "accepted");
-	reply_free(l);
+	testserver_reply_free(l);
 	rpc_client_close(lead);
 	rpc_client_close(viewer);
 }
@@ -541,7 +524,7 @@ static void chunked_upload(void **state)
 	assert_int_equal(b->missing[0]->first, 0);
 	assert_int_equal(b->missing[0]->count, 4);
 	uint64_t up = b->upload_id;
-	reply_free(b);
+	testserver_reply_free(b);
 
 	uint32_t received = 0;
 	assert_int_equal(chunk(c, up, 2, data + 2 * MIB, MIB, &received), OPRA_OK);
@@ -573,7 +556,7 @@ static void chunked_upload(void **state)
 	assert_int_equal(b->n_missing, 1);
 	assert_int_equal(b->missing[0]->first, 1);
 	assert_int_equal(b->missing[0]->count, 1);
-	reply_free(b);
+	testserver_reply_free(b);
 	assert_int_equal(chunk(c, up, 1, data + MIB, MIB, &received), OPRA_OK);
 	assert_int_equal(received, 4);
 	/* Chunk 1 closed the gap: the server hashed 2 and 3 from storage, so
@@ -594,7 +577,7 @@ static void chunked_upload(void **state)
 	assert_true(b->stored);
 	assert_int_equal(b->upload_id, 0);
 	assert_int_equal(b->n_missing, 0);
-	reply_free(b);
+	testserver_reply_free(b);
 	assert_int_equal(begin(bot, "ovig", hex, size + 1, NULL), OPRA_INVALID_ARGUMENT);
 	rpc_client_close(bot);
 
@@ -607,7 +590,7 @@ static void chunked_upload(void **state)
 	assert_string_equal(r->evidence->file_name, "policy.pdf");
 	char id[32];
 	snprintf(id, sizeof(id), "%s", r->evidence->id);
-	reply_free(r);
+	testserver_reply_free(r);
 	char got[65];
 	uint64_t len = 0;
 	get_all(c, id, 300007, got, &len);
@@ -620,11 +603,11 @@ static void chunked_upload(void **state)
 	assert_int_equal(g->data.len, 20);
 	assert_memory_equal(g->data.data, data + MIB - 10, 20);
 	assert_false(g->eof);
-	reply_free(g);
+	testserver_reply_free(g);
 	assert_int_equal(get(c, id, size, 0, &g), OPRA_OK);
 	assert_int_equal(g->data.len, 0);
 	assert_true(g->eof);
-	reply_free(g);
+	testserver_reply_free(g);
 	assert_int_equal(get(c, id, size + 1, 0, NULL), OPRA_OUT_OF_RANGE);
 	rpc_client_close(c);
 	free(data);
@@ -643,7 +626,7 @@ static void upload_mismatch_and_limits(void **state)
 
 	assert_int_equal(begin(c, "ovig", hex, size, &b), OPRA_OK);
 	uint64_t up = b->upload_id;
-	reply_free(b);
+	testserver_reply_free(b);
 	assert_int_equal(chunk(c, up, 1, bad + MIB, 100, NULL), OPRA_OK);
 	assert_int_equal(chunk(c, up, 0, bad, MIB, NULL), OPRA_OK);
 	assert_int_equal(commit(c, up), OPRA_INVALID_ARGUMENT);
@@ -667,7 +650,7 @@ static void upload_mismatch_and_limits(void **state)
 	assert_int_equal(b->n_missing, 1);
 	assert_int_equal(b->missing[0]->count, 2);
 	up = b->upload_id;
-	reply_free(b);
+	testserver_reply_free(b);
 	assert_int_equal(chunk(c, up, 0, good, MIB, NULL), OPRA_OK);
 	assert_int_equal(chunk(c, up, 1, good + MIB, 100, NULL), OPRA_OK);
 	assert_int_equal(commit(c, up), OPRA_OK);
@@ -686,14 +669,14 @@ static void upload_mismatch_and_limits(void **state)
 	assert_int_equal(b->chunks, 0);
 	assert_int_equal(b->n_missing, 0);
 	up = b->upload_id;
-	reply_free(b);
+	testserver_reply_free(b);
 	assert_int_equal(commit(c, up), OPRA_OK);
 	Opra__V1__EvidenceReply *r = NULL;
 	assert_int_equal(submit_file(c, empty, 0, &r), OPRA_OK);
 	char got[65], id[32];
 	uint64_t len = 1;
 	snprintf(id, sizeof(id), "%s", r->evidence->id);
-	reply_free(r);
+	testserver_reply_free(r);
 	get_all(c, id, 0, got, &len);
 	assert_int_equal(len, 0);
 	assert_string_equal(got, empty);
@@ -727,14 +710,14 @@ static void role_matrix(void **state)
 	Opra__V1__UploadBeginReply *b = NULL;
 	assert_int_equal(begin(c[U_LEAD], "ovig", hex, sizeof(blob), &b), OPRA_OK);
 	uint64_t up = b->upload_id;
-	reply_free(b);
+	testserver_reply_free(b);
 	Opra__V1__EvidenceReply *r = NULL;
 	assert_int_equal(submit_text(c[U_BOT], "ovig", "ADM:SG1.SP1", "claims", "artifact",
 				     "matrix item", NULL, &r),
 			 OPRA_OK);
 	char id[32];
 	snprintf(id, sizeof(id), "%s", r->evidence->id);
-	reply_free(r);
+	testserver_reply_free(r);
 
 	int committed = 0;
 	for (int k = 0; k < U_N; k++) {

@@ -31,27 +31,11 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* One call; mutating calls get a fresh idempotency key. *out (if given) is
- * the reply, freed by the caller with reply_free. */
+/* One call; mutating calls get a fresh idempotency key. */
 static int inv_call(rpc_client *c, const char *method, const ProtobufCMessage *req,
 		    const ProtobufCMessageDescriptor *rd, void *out, int mutates)
 {
-	char key[40];
-	ProtobufCMessage *resp = NULL;
-	if (mutates)
-		rpc_new_key(key);
-	int rc = rpc_call(c, method, req, rd, &resp, mutates ? key : NULL);
-	if (out)
-		*(ProtobufCMessage **)out = resp;
-	else if (resp)
-		protobuf_c_message_free_unpacked(resp, NULL);
-	return rc;
-}
-
-static void reply_free(void *m)
-{
-	if (m)
-		protobuf_c_message_free_unpacked((ProtobufCMessage *)m, NULL);
+	return testserver_call(c, method, req, rd, out, mutates ? "" : NULL);
 }
 
 /* The text of a one-value query on the test's own connection ("" for NULL);
@@ -98,7 +82,7 @@ static int unit_add(rpc_client *c, const char *name, const char *parent, const c
 		assert_string_equal(rep->unit->parent, parent ? parent : "");
 		assert_int_equal(rep->unit->version, 1);
 	}
-	reply_free(rep);
+	testserver_reply_free(rep);
 	return rc;
 }
 
@@ -119,7 +103,7 @@ static int service_add(rpc_client *c, const char *name, const char *unit, const 
 		assert_string_equal(rep->service->criticality, crit ? crit : "medium");
 		assert_int_equal(rep->service->version, 1);
 	}
-	reply_free(rep);
+	testserver_reply_free(rep);
 	return rc;
 }
 
@@ -142,7 +126,7 @@ static int asset_add_tags(rpc_client *c, const char *name, const char *type, con
 		assert_string_equal(rep->asset->type, type);
 		assert_int_equal(rep->asset->version, 1);
 	}
-	reply_free(rep);
+	testserver_reply_free(rep);
 	return rc;
 }
 
@@ -168,7 +152,7 @@ static int link(rpc_client *c, const char *service, char **assets, size_t n, int
 		if (unchanged)
 			*unchanged = rep->unchanged;
 	}
-	reply_free(rep);
+	testserver_reply_free(rep);
 	return rc;
 }
 
@@ -182,7 +166,7 @@ static int remove_obj(rpc_client *c, const char *method, const char *name)
 		assert_string_equal(rep->name, name);
 		assert_true(rep->removed_at[0] != '\0');
 	}
-	reply_free(rep);
+	testserver_reply_free(rep);
 	return rc;
 }
 
@@ -330,15 +314,15 @@ static void units_add_list_show_update_remove(void **state)
 	assert_string_equal(l->units[2]->parent, "HQ");
 	assert_string_equal(l->units[2]->site, "Berlin");
 	assert_string_equal(l->units[3]->name, "Team 1");
-	reply_free(l);
+	testserver_reply_free(l);
 	l = unit_list(c, "Site A", 0);
 	assert_int_equal(l->n_units, 2);
 	assert_string_equal(l->units[0]->name, "Site A");
 	assert_string_equal(l->units[1]->name, "Team 1");
-	reply_free(l);
+	testserver_reply_free(l);
 	l = unit_list(c, "HQ", 0);
 	assert_int_equal(l->n_units, 3);
-	reply_free(l);
+	testserver_reply_free(l);
 
 	/* Show lists the active children. */
 	assert_int_equal(unit_show(c, "HQ", &u), OPRA_OK);
@@ -346,7 +330,7 @@ static void units_add_list_show_update_remove(void **state)
 	assert_int_equal(u->unit->n_children, 1);
 	assert_string_equal(u->unit->children[0], "Site A");
 	assert_true(u->unit->created_at[0] != '\0');
-	reply_free(u);
+	testserver_reply_free(u);
 	assert_int_equal(unit_show(c, "Nope", &u), OPRA_NOT_FOUND);
 
 	/* Update: only the listed fields change; version + 1 on a real change. */
@@ -357,7 +341,7 @@ static void units_add_list_show_update_remove(void **state)
 	assert_string_equal(u->unit->site, "Potsdam");
 	assert_string_equal(u->unit->parent, "HQ"); /* parent not listed: unchanged */
 	assert_int_equal(u->unit->version, 2);
-	reply_free(u);
+	testserver_reply_free(u);
 	/* Stale expect_version: ABORTED with the current version in details. */
 	assert_int_equal(unit_update(c, "Site A", NULL, "Nauen", site_field, 1, NULL, 1, &u),
 			 OPRA_ABORTED);
@@ -368,7 +352,7 @@ static void units_add_list_show_update_remove(void **state)
 	assert_int_equal(unit_update(c, "Site A", NULL, "Potsdam", site_field, 1, NULL, 2, &u),
 			 OPRA_OK);
 	assert_int_equal(u->unit->version, 2);
-	reply_free(u);
+	testserver_reply_free(u);
 	assert_int_equal(events_for("unit:Site A"), ev);
 	/* Unknown field; nothing to update. */
 	char *bad_field[] = {"colour"};
@@ -384,14 +368,14 @@ static void units_add_list_show_update_remove(void **state)
 	assert_string_equal(u->unit->name, "Team One");
 	assert_string_equal(u->unit->parent, "HQ");
 	assert_int_equal(u->unit->version, 2);
-	reply_free(u);
+	testserver_reply_free(u);
 	assert_int_equal(unit_update(c, "Team One", NULL, NULL, NULL, 0, "Other", 0, &u),
 			 OPRA_ALREADY_EXISTS);
 	/* Move to the root (parent listed, empty). */
 	assert_int_equal(unit_update(c, "Team One", "", NULL, parent_field, 1, NULL, 0, &u),
 			 OPRA_OK);
 	assert_string_equal(u->unit->parent, "");
-	reply_free(u);
+	testserver_reply_free(u);
 
 	/* Remove: refused while children hang on it; soft otherwise. */
 	assert_int_equal(remove_obj(c, M("UnitRemove"), "HQ"), OPRA_FAILED_PRECONDITION);
@@ -404,13 +388,13 @@ static void units_add_list_show_update_remove(void **state)
 			 1);
 	l = unit_list(c, NULL, 0);
 	assert_int_equal(l->n_units, 3);
-	reply_free(l);
+	testserver_reply_free(l);
 	l = unit_list(c, NULL, 1);
 	assert_int_equal(l->n_units, 4);
 	assert_string_equal(l->units[3]->name, "Team One");
 	assert_true(l->units[3]->removed);
 	assert_true(l->units[3]->removed_at[0] != '\0');
-	reply_free(l);
+	testserver_reply_free(l);
 	/* The name is free again. */
 	assert_int_equal(unit_add(c, "Team One", "Site A", NULL), OPRA_OK);
 	rpc_client_close(c);
@@ -442,7 +426,7 @@ static void unit_cycle_is_refused_and_changes_nothing(void **state)
 	assert_int_equal(unit_show(c, "Cyc A", &u), OPRA_OK);
 	assert_string_equal(u->unit->parent, "");
 	assert_int_equal(u->unit->version, 1);
-	reply_free(u);
+	testserver_reply_free(u);
 	assert_int_equal(testserver_count(&ts, "SELECT count(*) FROM events"), ev);
 	assert_query("SELECT p.name FROM units u JOIN units p ON p.id = u.parent_id "
 		     "WHERE u.name = $1",
@@ -458,7 +442,7 @@ static void unit_cycle_is_refused_and_changes_nothing(void **state)
 	assert_int_equal(unit_update(c, "Cyc C", "Cyc A", NULL, parent_field, 1, NULL, 0, &u),
 			 OPRA_OK);
 	assert_string_equal(u->unit->parent, "Cyc A");
-	reply_free(u);
+	testserver_reply_free(u);
 	rpc_client_close(c);
 }
 
@@ -519,14 +503,14 @@ static void services_and_assets(void **state)
 	assert_string_equal(ar->asset->tags[1], "tier-1");
 	assert_string_equal(ar->asset->unit, "Finance");
 	assert_string_equal(ar->asset->owner, "ops team");
-	reply_free(ar);
+	testserver_reply_free(ar);
 	show.name = "Payroll";
 	assert_int_equal(inv_call(c, M("ServiceShow"), &show.base,
 				  &opra__v1__service_reply__descriptor, &sr, 0),
 			 OPRA_OK);
 	assert_string_equal(sr->service->unit, "Finance");
 	assert_string_equal(sr->service->mission, "keep the lights on");
-	reply_free(sr);
+	testserver_reply_free(sr);
 
 	/* Service update: listed fields only, events carry before/after. */
 	Opra__V1__Service sv = OPRA__V1__SERVICE__INIT;
@@ -540,7 +524,7 @@ static void services_and_assets(void **state)
 	assert_string_equal(sr->service->unit, "Treasury");
 	assert_string_equal(sr->service->mission, "keep the lights on");
 	assert_int_equal(sr->service->version, 2);
-	reply_free(sr);
+	testserver_reply_free(sr);
 	assert_int_equal(events_for("service:Payroll"), ev + 1);
 	assert_query("SELECT before->>'criticality' || '>' || (after->>'criticality') || ' ' || "
 		     "(before->>'unit') || '>' || (after->>'unit') || ' v' || (before->>'version') "
@@ -565,7 +549,7 @@ static void services_and_assets(void **state)
 			 OPRA_OK);
 	assert_string_equal(sr->service->name, "General Ledger");
 	assert_int_equal(sr->service->version, 2);
-	reply_free(sr);
+	testserver_reply_free(sr);
 	assert_int_equal(service_update(c, "General Ledger", NULL, NULL, 0, "Payroll", 0, &sr),
 			 OPRA_ALREADY_EXISTS);
 
@@ -585,7 +569,7 @@ static void services_and_assets(void **state)
 	assert_string_equal(ar->asset->unit, "");
 	assert_string_equal(ar->asset->type, "information");
 	assert_string_equal(ar->asset->owner, "ops team");
-	reply_free(ar);
+	testserver_reply_free(ar);
 	assert_query("SELECT (before->'tags')::text || ' ' || (after->'tags')::text FROM events "
 		     "WHERE object = $1 ORDER BY id DESC LIMIT 1",
 		     "asset:DB-01", "[\"pci\", \"tier-1\"] [\"gdpr\"]");
@@ -602,15 +586,15 @@ static void services_and_assets(void **state)
 	assert_string_equal(al->assets[0]->name, "Alice");
 	assert_string_equal(al->assets[1]->name, "DB-01");
 	assert_string_equal(al->assets[2]->name, "Vault");
-	reply_free(al);
+	testserver_reply_free(al);
 	al = asset_list(c, "Treasury", NULL, 0);
 	assert_int_equal(al->n_assets, 1);
 	assert_string_equal(al->assets[0]->name, "Vault");
-	reply_free(al);
+	testserver_reply_free(al);
 	al = asset_list(c, NULL, "people", 0);
 	assert_int_equal(al->n_assets, 1);
 	assert_string_equal(al->assets[0]->name, "Alice");
-	reply_free(al);
+	testserver_reply_free(al);
 	Opra__V1__ListRequest lr = OPRA__V1__LIST_REQUEST__INIT;
 	lr.type = "gadgets";
 	assert_int_equal(inv_call(c, M("AssetList"), &lr.base,
@@ -628,7 +612,7 @@ static void services_and_assets(void **state)
 	Opra__V1__ServiceListReply *sl = service_list(c, "Treasury", 0);
 	assert_int_equal(sl->n_services, 1);
 	assert_string_equal(sl->services[0]->name, "Payroll");
-	reply_free(sl);
+	testserver_reply_free(sl);
 	rpc_client_close(c);
 }
 
@@ -693,7 +677,7 @@ static void links_and_dependency_tree(void **state)
 	for (int i = 0; i < 5; i++)
 		assert_string_equal(st->assets[i]->name, order[i]);
 	assert_int_equal(st->assets[2]->services, 2); /* srv-a supports Billing and Shipping */
-	reply_free(t);
+	testserver_reply_free(t);
 
 	/* Asset -> dependent services ("what breaks if this fails"). */
 	assert_int_equal(tree_show(c, "srv-a", 1, &t), OPRA_OK);
@@ -703,7 +687,7 @@ static void links_and_dependency_tree(void **state)
 	assert_int_equal(t->asset->n_services, 2);
 	assert_string_equal(t->asset->services[0]->name, "Billing");
 	assert_string_equal(t->asset->services[1]->name, "Shipping");
-	reply_free(t);
+	testserver_reply_free(t);
 	assert_int_equal(tree_show(c, "Billing", 1, &t), OPRA_NOT_FOUND); /* not an asset */
 	assert_int_equal(tree_show(c, "", 1, &t), OPRA_INVALID_ARGUMENT);
 
@@ -723,7 +707,7 @@ static void links_and_dependency_tree(void **state)
 	assert_int_equal(t->services[billing]->n_assets, 5);
 	assert_int_equal(t->services[shipping]->n_assets, 1);
 	assert_string_equal(t->services[shipping]->assets[0]->name, "srv-a");
-	reply_free(t);
+	testserver_reply_free(t);
 
 	/* Removing an asset keeps its link rows but drops it from every read. */
 	assert_int_equal(remove_obj(c, M("AssetRemove"), "srv-a"), OPRA_OK);
@@ -734,25 +718,25 @@ static void links_and_dependency_tree(void **state)
 	assert_int_equal(tree_show(c, "Billing", 0, &t), OPRA_OK);
 	assert_int_equal(t->services[0]->n_assets, 4);
 	assert_int_equal(t->services[0]->service->assets, 4);
-	reply_free(t);
+	testserver_reply_free(t);
 	assert_int_equal(tree_show(c, "srv-a", 1, &t), OPRA_NOT_FOUND);
 	/* A new asset with the reused name starts without links. */
 	assert_int_equal(asset_add(c, "srv-a", "technology", NULL), OPRA_OK);
 	assert_int_equal(tree_show(c, "srv-a", 1, &t), OPRA_OK);
 	assert_int_equal(t->asset->n_services, 0);
 	assert_int_equal(t->asset->asset->services, 0);
-	reply_free(t);
+	testserver_reply_free(t);
 
 	/* Removing a service: gone from the reverse view, links kept. */
 	assert_int_equal(remove_obj(c, M("ServiceRemove"), "Shipping"), OPRA_OK);
 	assert_int_equal(tree_show(c, "Shipping", 0, &t), OPRA_NOT_FOUND);
 	Opra__V1__ServiceListReply *sl = service_list(c, "Plant", 0);
 	assert_int_equal(sl->n_services, 1);
-	reply_free(sl);
+	testserver_reply_free(sl);
 	sl = service_list(c, "Plant", 1);
 	assert_int_equal(sl->n_services, 2);
 	assert_true(sl->services[1]->removed);
-	reply_free(sl);
+	testserver_reply_free(sl);
 	assert_int_equal(link(c, "Shipping", one, 1, 1, NULL, NULL), OPRA_NOT_FOUND);
 
 	/* Unlink: counts, and unlinking again changes nothing. */
@@ -770,7 +754,7 @@ static void links_and_dependency_tree(void **state)
 	assert_int_equal(link(c, "Billing", unl_missing, 2, 0, NULL, NULL), OPRA_NOT_FOUND);
 	assert_int_equal(tree_show(c, "Billing", 0, &t), OPRA_OK);
 	assert_int_equal(t->services[0]->n_assets, 2); /* Customer DB still linked */
-	reply_free(t);
+	testserver_reply_free(t);
 
 	/* At most 1000 assets per call. */
 	char **big = calloc(1001, sizeof(char *));
@@ -828,7 +812,7 @@ static void show_a_thousand_assets(void **state)
 				assert_true(strcmp(x->name, y->name) < 0);
 		}
 		assert_string_equal(t->services[0]->assets[0]->tags[0], "bulk");
-		reply_free(t);
+		testserver_reply_free(t);
 	}
 	printf("# inventory show of a service with 1000 assets: best of 5 %.1f ms\n", best);
 	assert_true(best < 1000.0);
@@ -913,17 +897,17 @@ static void utf8_and_metacharacter_names_round_trip(void **state)
 		assert_int_equal(unit_show(c, names[i], &u), OPRA_OK);
 		assert_string_equal(u->unit->name, names[i]);
 		assert_string_equal(u->unit->site, names[i]);
-		reply_free(u);
+		testserver_reply_free(u);
 		Opra__V1__InventoryShowReply *t = NULL;
 		assert_int_equal(tree_show(c, sname, 0, &t), OPRA_OK);
 		assert_string_equal(t->services[0]->service->unit, names[i]);
 		assert_string_equal(t->services[0]->assets[0]->name, aname);
 		assert_string_equal(t->services[0]->assets[0]->tags[0], names[i]);
-		reply_free(t);
+		testserver_reply_free(t);
 		Opra__V1__AssetListReply *l = asset_list(c, names[i], NULL, 0);
 		assert_int_equal(l->n_assets, 1);
 		assert_string_equal(l->assets[0]->name, aname);
-		reply_free(l);
+		testserver_reply_free(l);
 		/* Events keep the exact bytes. */
 		char obj[200];
 		snprintf(obj, sizeof(obj), "unit:%s", names[i]);
@@ -962,7 +946,7 @@ static int user_add(rpc_client *c, const char *name, const char *role, const cha
 		assert_string_equal(r->unit, unit ? unit : "");
 		snprintf(token_out, TOKEN_TEXT_LEN + 1, "%s", r->token);
 	}
-	reply_free(r);
+	testserver_reply_free(r);
 	return rc;
 }
 
@@ -1010,7 +994,7 @@ static void authorisation_matrix(void **state)
 			assert_string_equal(users->users[i]->unit, "");
 	}
 	assert_int_equal(seen, 1);
-	reply_free(users);
+	testserver_reply_free(users);
 	assert_query("SELECT after->>'unit' FROM events WHERE object = $1", "user:ops-user", "Ops");
 
 	rpc_client *po = testserver_client(&ts, t_po);
@@ -1040,16 +1024,16 @@ static void authorisation_matrix(void **state)
 	assert_int_equal(link(scoped, "Ops Svc", ops_assets, 2, 1, NULL, NULL), OPRA_OK);
 	assert_int_equal(unit_update(scoped, "Ops", NULL, "Site 9", site_field, 1, NULL, 0, &ur),
 			 OPRA_OK);
-	reply_free(ur);
+	testserver_reply_free(ur);
 	assert_int_equal(
 		unit_update(scoped, "Ops East 2", "Ops West", NULL, parent_field, 1, NULL, 0, &ur),
 		OPRA_OK);
-	reply_free(ur);
+	testserver_reply_free(ur);
 	Opra__V1__Service sv = OPRA__V1__SERVICE__INIT;
 	sv.unit = "Ops West";
 	assert_int_equal(service_update(scoped, "Ops Svc", &sv, unit_field, 1, NULL, 0, &sr),
 			 OPRA_OK);
-	reply_free(sr);
+	testserver_reply_free(sr);
 	assert_int_equal(remove_obj(scoped, M("UnitRemove"), "Ops East 2"), OPRA_OK);
 	assert_int_equal(testserver_count(&ts, "SELECT count(*) FROM events"), ev + 9);
 
@@ -1124,14 +1108,14 @@ static void authorisation_matrix(void **state)
 	for (size_t i = 0; i < 5; i++) {
 		Opra__V1__UnitListReply *l = unit_list(all[i], "Corp", 0);
 		assert_true(l->n_units >= 3);
-		reply_free(l);
+		testserver_reply_free(l);
 		Opra__V1__InventoryShowReply *t = NULL;
 		assert_int_equal(tree_show(all[i], "Sales CRM", 0, &t), OPRA_OK);
 		assert_int_equal(t->services[0]->n_assets, 1); /* PO Asset was removed */
-		reply_free(t);
+		testserver_reply_free(t);
 		Opra__V1__ServiceListReply *sl = service_list(all[i], "Sales", 0);
 		assert_int_equal(sl->n_services, 2);
-		reply_free(sl);
+		testserver_reply_free(sl);
 	}
 	for (size_t i = 0; i < 5; i++)
 		rpc_client_close(all[i]);
@@ -1151,7 +1135,7 @@ static void events_record_every_change(void **state)
 	assert_int_equal(link(c, "Ev Svc", a, 1, 1, NULL, NULL), OPRA_OK);
 	assert_int_equal(unit_update(c, "Ev Unit", NULL, "S1", site_field, 1, NULL, 0, &ur),
 			 OPRA_OK);
-	reply_free(ur);
+	testserver_reply_free(ur);
 	assert_int_equal(link(c, "Ev Svc", a, 1, 0, NULL, NULL), OPRA_OK);
 	assert_int_equal(remove_obj(c, M("AssetRemove"), "Ev Asset"), OPRA_OK);
 	assert_int_equal(remove_obj(c, M("ServiceRemove"), "Ev Svc"), OPRA_OK);
@@ -1169,7 +1153,7 @@ static void events_record_every_change(void **state)
 					  &opra__v1__unit_reply__descriptor, &resp, "ev-retry-key"),
 				 OPRA_OK);
 		assert_string_equal(((Opra__V1__UnitReply *)resp)->unit->name, "Ev Retry");
-		reply_free(resp);
+		testserver_reply_free(resp);
 	}
 	assert_int_equal(events_for("unit:Ev Retry"), 1);
 	assert_int_equal(

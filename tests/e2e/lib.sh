@@ -153,6 +153,21 @@ opra() {
 	"$OPRA_BIN" --server "$OPRA_URL" "$@"
 }
 
+# The smallest appraisal evidence can go into, as the admin: CERT-RMM with
+# process area ADM, unit hq, service claims as the instance, appraisal ap1,
+# and user alice as an appraiser (her token in ALICE). Needs a running
+# oprad (start_oprad) and ADMIN_TOKEN.
+small_appraisal() {
+	local models="${OPRA_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/sql/models"
+	OPRA_TOKEN="$ADMIN_TOKEN" opra model import "$models/cert-rmm-1.2.yaml" >/dev/null
+	OPRA_TOKEN="$ADMIN_TOKEN" opra unit add hq >/dev/null
+	OPRA_TOKEN="$ADMIN_TOKEN" opra service add claims --unit hq >/dev/null
+	OPRA_TOKEN="$ADMIN_TOKEN" opra appraisal create ap1 --model cert-rmm-1.2 --pa ADM >/dev/null
+	OPRA_TOKEN="$ADMIN_TOKEN" opra appraisal scope add ap1 --service claims >/dev/null
+	ALICE=$(OPRA_TOKEN="$ADMIN_TOKEN" opra user add alice --role user --quiet)
+	OPRA_TOKEN="$ADMIN_TOKEN" opra appraisal member add ap1 alice --role appraiser >/dev/null
+}
+
 # Prints the closing line CTest-style runners expect and exits 1 on failure.
 finish() {
 	echo "$PASSES passed, $FAILS failed"

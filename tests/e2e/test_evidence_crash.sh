@@ -12,20 +12,13 @@ if [ -z "${OPRA_TEST_DB:-}" ]; then
 	echo "skipped: needs OPRA_TEST_DB (oprad is killed and restarted on one database)"
 	exit 77
 fi
-MODELS="${OPRA_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/sql/models"
 N=16
 DISTINCT=12 # clients 13..16 upload the same bytes as clients 1..4
 
 start_oprad "$E2E_TMP/s"
 DB="$FRESH_DB"
 export OPRA_TOKEN="$ADMIN_TOKEN"
-opra model import "$MODELS/cert-rmm-1.2.yaml" >/dev/null
-opra unit add hq >/dev/null
-opra service add claims --unit hq >/dev/null
-opra appraisal create ap1 --model cert-rmm-1.2 --pa ADM >/dev/null
-opra appraisal scope add ap1 --service claims >/dev/null
-ALICE=$(opra user add alice --role user --quiet)
-opra appraisal member add ap1 alice --role appraiser >/dev/null
+small_appraisal
 export OPRA_TOKEN="$ALICE"
 
 for i in $(seq 1 $DISTINCT); do

@@ -69,6 +69,29 @@ rpc_client *testserver_client(testserver *ts, const char *token)
 	return c;
 }
 
+int testserver_call(rpc_client *c, const char *method, const ProtobufCMessage *req,
+		    const ProtobufCMessageDescriptor *rd, void *out, const char *key)
+{
+	char fresh[40];
+	ProtobufCMessage *resp = NULL;
+	if (key && key[0] == '\0') {
+		rpc_new_key(fresh);
+		key = fresh;
+	}
+	int rc = rpc_call(c, method, req, rd, &resp, key);
+	if (out)
+		*(ProtobufCMessage **)out = resp;
+	else if (resp)
+		protobuf_c_message_free_unpacked(resp, NULL);
+	return rc;
+}
+
+void testserver_reply_free(void *m)
+{
+	if (m)
+		protobuf_c_message_free_unpacked((ProtobufCMessage *)m, NULL);
+}
+
 long testserver_count(testserver *ts, const char *sql)
 {
 	PGresult *r = NULL;

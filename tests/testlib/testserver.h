@@ -31,6 +31,12 @@ void testserver_stop(testserver *ts);
 void testserver_teardown(testserver *ts);
 /* A client of the server with this token (NULL: none). */
 rpc_client *testserver_client(testserver *ts, const char *token);
+/* One call through the real rpc client. key: NULL for a read, "" for a
+ * fresh idempotency key, or the key to use. *out (if out is not NULL) gets
+ * the reply, freed by the caller with testserver_reply_free. */
+int testserver_call(rpc_client *c, const char *method, const ProtobufCMessage *req,
+		    const ProtobufCMessageDescriptor *rd, void *out, const char *key);
+void testserver_reply_free(void *m);
 /* count(*)-style query returning one number. */
 long testserver_count(testserver *ts, const char *sql);
 
