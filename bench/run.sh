@@ -65,6 +65,11 @@ echo
 "$build/bench/bench_inventory" --server "$url" --token "$(cat "$state/s/admin.token")" \
 	--db "host=$state/s/run port=5432 user=opra dbname=opra" --assets 1000 --runs $((seconds * 15))
 echo
+# Evidence: affirmations/s vs pgbench, a 256 MiB upload vs COPY with oprad's RSS, dedup.
+"$build/bench/bench_evidence" --server "$url" --token "$(cat "$state/s/admin.token")" \
+	--db "host=$state/s/run port=5432 user=opra dbname=opra" --seconds "$seconds" \
+	--oprad-pid "$pid" --dir "$state" --upload-mib 256
+echo
 if [ "$seconds" -ge 5 ]; then sizes=(100000 10000 200000); else sizes=(10000 1000 20000); fi
 if "$build/opra" help inventory import >/dev/null 2>&1; then
 	"$here/bench/bench_bulk.sh" "$build" "$url" "$(cat "$state/s/admin.token")" "$state/s/run" "${sizes[@]}"

@@ -5,7 +5,8 @@
  *
  * A dropped connection during an import is retried batch by batch with the
  * batch's own idempotency key ("<import id>-<seq>"), so the server stages
- * every batch once however often it is sent. */
+ * every batch once however often it is sent. While one batch is on its way
+ * to the server, a second thread reads and checks the next one. */
 #include "cli.h"
 
 #include "invfile.h"
@@ -15,14 +16,19 @@
 
 #include "opra/v1/inventory.pb-c.h"
 
+#include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-/* Records per Stage call (the server takes at most 5000). */
-#define BULK_BATCH 2000
+/* Records per Stage call (the server takes at most 5000), and at most
+ * about this many bytes of them: long descriptions must not push a call
+ * past the server's message limit (4 MiB by default). */
+#define BULK_BATCH	 5000
+#define BULK_BATCH_BYTES (1024 * 1024)
 /* Extra tries of one call after UNAVAILABLE or DEADLINE_EXCEEDED. */
 #define BULK_RETRIES 5
 /* Records per Export page. */
@@ -47,7 +53,7 @@ static void sleep_ms(long ms)
 
 /* rpc_call, tried again with the same key (so the server applies it once)
  * while the server is unreachable or too slow. Returns the status. */
-static int call_retry(cli_ctx *ctx, const char *method, const ProtobufCMessage *req,
+static int call_retry(rpc_client *rpc, const char *method, const ProtobufCMessage *req,
 		      const ProtobufCMessageDescriptor *resp_desc, void *resp_out, const char *key)
 {
 	int rc = OPRA_OK;
@@ -55,7 +61,7 @@ static int call_retry(cli_ctx *ctx, const char *method, const ProtobufCMessage *
 	for (int attempt = 0; attempt <= BULK_RETRIES; attempt++) {
 		if (attempt > 0)
 			sleep_ms(100L << (attempt - 1)); /* 100 ms .. 1.6 s */
-		rc = rpc_call(ctx->rpc, method, req, resp_desc, (ProtobufCMessage **)resp_out, key);
+		rc = rpc_call(rpc, method, req, resp_desc, (ProtobufCMessage **)resp_out, key);
 		if (rc != OPRA_UNAVAILABLE && rc != OPRA_DEADLINE_EXCEEDED)
 			break;
 	}
@@ -64,45 +70,77 @@ static int call_retry(cli_ctx *ctx, const char *method, const ProtobufCMessage *
 
 /* ---- import ------------------------------------------------------------- */
 
-/* One batch of records with copies of their strings. */
+/* One batch of records with copies of their strings (and tag lists), kept
+ * in chunks that live until the batch is reset. */
+#define BATCH_CHUNK (64 * 1024)
+
+typedef struct batch_chunk {
+	struct batch_chunk *next;
+	size_t used, size;
+	_Alignas(max_align_t) char data[];
+} batch_chunk;
+
 typedef struct {
 	Opra__V1__BulkRecord recs[BULK_BATCH];
 	Opra__V1__BulkRecord *ptrs[BULK_BATCH];
-	char **strs; /* every copied string (opra_free) */
-	size_t n_strs, cap_strs;
-	char *tags[BULK_BATCH][INVFILE_MAX_TAGS];
+	batch_chunk *chunks; /* the current one first */
 	size_t n;
+	size_t bytes; /* about the size of the records on the wire */
 } bulk_batch;
 
 static char empty_text[] = "";
 
+/* size bytes kept by the batch, aligned for pointers. NULL when memory
+ * runs out. */
+static void *batch_alloc(bulk_batch *b, size_t size)
+{
+	batch_chunk *c = b->chunks;
+	size_t at = c ? (c->used + sizeof(void *) - 1) & ~(sizeof(void *) - 1) : 0;
+
+	if (c == NULL || at > c->size || c->size - at < size) {
+		size_t cap = size > BATCH_CHUNK ? size : BATCH_CHUNK;
+		if ((c = opra_malloc(sizeof(*c) + cap)) == NULL)
+			return NULL;
+		c->next = b->chunks;
+		c->size = cap;
+		b->chunks = c;
+		at = 0;
+	}
+	c->used = at + size;
+	return c->data + at;
+}
+
 /* A copy of s kept by the batch; "" for NULL. NULL when memory runs out. */
 static char *batch_keep(bulk_batch *b, const char *s)
 {
+	size_t len;
 	char *copy;
 
 	if (s == NULL || s[0] == '\0')
 		return empty_text;
-	if (b->n_strs == b->cap_strs) {
-		size_t cap = b->cap_strs ? b->cap_strs * 2 : 4096;
-		char **strs = opra_realloc(b->strs, cap * sizeof(*strs));
-		if (strs == NULL)
-			return NULL;
-		b->strs = strs;
-		b->cap_strs = cap;
-	}
-	if ((copy = opra_strdup(s)) == NULL)
+	len = strlen(s) + 1;
+	if ((copy = batch_alloc(b, len)) == NULL)
 		return NULL;
-	b->strs[b->n_strs++] = copy;
+	memcpy(copy, s, len);
+	b->bytes += len + 2; /* a field's tag and length */
 	return copy;
 }
 
 static void batch_reset(bulk_batch *b)
 {
-	for (size_t i = 0; i < b->n_strs; i++)
-		opra_free(b->strs[i]);
-	b->n_strs = 0;
+	batch_chunk *c = b->chunks;
+
+	/* Keep one chunk for the next batch. */
+	while (c && c->next) {
+		batch_chunk *next = c->next;
+		opra_free(c);
+		c = next;
+	}
+	if (c)
+		c->used = 0;
+	b->chunks = c;
 	b->n = 0;
+	b->bytes = 0;
 }
 
 static void batch_free(bulk_batch *b)
@@ -110,7 +148,7 @@ static void batch_free(bulk_batch *b)
 	if (b == NULL)
 		return;
 	batch_reset(b);
-	opra_free(b->strs);
+	opra_free(b->chunks);
 	opra_free(b);
 }
 
@@ -130,15 +168,122 @@ static int batch_add(bulk_batch *b, const inv_record *rec)
 	r->line = rec->line;
 	for (size_t i = 0; i < sizeof(src) / sizeof(src[0]); i++)
 		if ((*dst[i] = batch_keep(b, src[i])) == NULL)
-			return OPRA_RESOURCE_EXHAUSTED;
-	for (size_t i = 0; i < rec->n_tags; i++)
-		if ((b->tags[b->n][i] = batch_keep(b, rec->tags[i])) == NULL)
-			return OPRA_RESOURCE_EXHAUSTED;
-	r->n_tags = rec->n_tags;
-	r->tags = b->tags[b->n];
+			return opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
+	if (rec->n_tags > 0) {
+		if ((r->tags = batch_alloc(b, rec->n_tags * sizeof(char *))) == NULL)
+			return opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
+		for (size_t i = 0; i < rec->n_tags; i++)
+			if ((r->tags[i] = batch_keep(b, rec->tags[i])) == NULL)
+				return opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
+		r->n_tags = rec->n_tags;
+	}
 	b->ptrs[b->n] = r;
 	b->n++;
+	b->bytes += 16; /* the record's own framing, kind and line */
 	return OPRA_OK;
+}
+
+/* Reading batches, on a thread of their own while the previous ones are on
+ * their way to the server. The last error is per thread, so a bad record's
+ * message travels back in msg. */
+typedef struct {
+	inv_reader *r;
+	bulk_batch *b;
+	int rc; /* OPRA_OK, or the reader's error (message in msg) */
+	bool at_end;
+	char msg[OPRA_ERR_MSG_MAX];
+} batch_fill;
+
+static void fill_batch(batch_fill *f)
+{
+	inv_record rec;
+
+	batch_reset(f->b);
+	f->rc = OPRA_OK;
+	f->at_end = false;
+	while (f->b->n < BULK_BATCH && f->b->bytes < BULK_BATCH_BYTES) {
+		int rc = inv_next(f->r, &rec);
+		if (rc == OPRA_NOT_FOUND) {
+			f->at_end = true;
+			break;
+		}
+		if (rc == OPRA_OK)
+			rc = batch_add(f->b, &rec);
+		if (rc != OPRA_OK) {
+			f->rc = rc;
+			snprintf(f->msg, sizeof(f->msg), "%s", opra_err_msg());
+			break;
+		}
+	}
+}
+
+/* Fills the batches of one round: the second stays empty when the first
+ * reaches the end of the file or a bad record. */
+static void *fill_round(void *arg)
+{
+	batch_fill *f = arg;
+
+	fill_batch(&f[0]);
+	if (f[0].rc == OPRA_OK && !f[0].at_end) {
+		fill_batch(&f[1]);
+	} else {
+		batch_reset(f[1].b);
+		f[1].rc = OPRA_OK;
+		f[1].at_end = true;
+	}
+	return NULL;
+}
+
+/* One Stage call, on the thread that runs it. */
+typedef struct {
+	rpc_client *rpc;
+	const char *import_id;
+	uint32_t seq;
+	const bulk_batch *b;
+	int rc;
+	char msg[OPRA_ERR_MSG_MAX];
+} stage_job;
+
+static void *run_stage(void *arg)
+{
+	stage_job *j = arg;
+	Opra__V1__BulkStageRequest stage = OPRA__V1__BULK_STAGE_REQUEST__INIT;
+	Opra__V1__BulkStageReply *staged = NULL;
+	char key[160];
+
+	stage.import_id = (char *)j->import_id;
+	stage.seq = j->seq;
+	stage.n_records = j->b->n;
+	stage.records = (Opra__V1__BulkRecord **)j->b->ptrs;
+	snprintf(key, sizeof(key), "%.100s-%u", j->import_id, (unsigned)j->seq);
+	j->rc = call_retry(j->rpc, "opra.v1.InventoryBulk/Stage", &stage.base,
+			   &opra__v1__bulk_stage_reply__descriptor, &staged, key);
+	if (j->rc != OPRA_OK)
+		snprintf(j->msg, sizeof(j->msg), "%s", opra_err_msg());
+	if (staged)
+		protobuf_c_message_free_unpacked(&staged->base, NULL);
+	return NULL;
+}
+
+/* A second connection to the server, so that two batches travel at once;
+ * NULL when it cannot be had (the import then sends one at a time). */
+static rpc_client *second_client(cli_ctx *ctx)
+{
+	const opt_config *cfg = ctx->cfg;
+	rpc_options ro;
+	rpc_client *rpc = NULL;
+
+	if (cfg == NULL || cfg->n_servers == 0)
+		return NULL;
+	memset(&ro, 0, sizeof(ro));
+	for (size_t k = 0; k < cfg->n_servers; k++)
+		ro.urls[k] = cfg->servers[k];
+	ro.n_urls = cfg->n_servers;
+	ro.token = cfg->token;
+	ro.timeout_ms = cfg->timeout_ms;
+	ro.site = cfg->site;
+	ro.ca_file = cfg->ca_file;
+	return rpc_client_open(&rpc, &ro) == OPRA_OK ? rpc : NULL;
 }
 
 /* The file's base name, recorded by the server as the import's source. */
@@ -227,7 +372,7 @@ static void abort_import(cli_ctx *ctx, const char *import_id)
 		return;
 	snprintf(key, sizeof(key), "%.100s-abort", import_id);
 	req.import_id = (char *)import_id;
-	if (call_retry(ctx, "opra.v1.InventoryBulk/Abort", &req.base,
+	if (call_retry(ctx->rpc, "opra.v1.InventoryBulk/Abort", &req.base,
 		       &opra__v1__bulk_abort_reply__descriptor, &resp, key) == OPRA_OK &&
 	    resp)
 		protobuf_c_message_free_unpacked(&resp->base, NULL);
@@ -244,52 +389,57 @@ int cmd_inventory_import(cli_ctx *ctx, const cli_args *args)
 	bool progress = !ctx->out->json && !ctx->out->quiet && isatty(fileno(ctx->out->err));
 	bool progress_shown = false;
 	inv_reader *r = NULL;
-	bulk_batch *b = NULL;
+	rpc_client *rpc2 = NULL;
+	/* Two rounds of two batches: one round is sent (a batch on each
+	 * connection) while the other is read. */
+	batch_fill fill[4];
+	batch_fill *round = &fill[0], *next = &fill[2];
 	char *import_id = NULL;
 	unsigned long long sent = 0;
 	uint32_t seq = 0;
 	char key[160];
 	int rc, code = 0;
-	bool at_end = false;
 
+	memset(fill, 0, sizeof(fill));
 	if (path[0] == '\0')
 		return cli_usage(ctx, "FILE must not be empty");
 	/* Open (and so check the header) before anything reaches the server. */
 	if ((rc = inv_open(&r, path, cli_opt(args, "--format"), cli_opt(args, "--kind"))) !=
 	    OPRA_OK)
 		return out_fail(ctx->out, rc);
-	if ((b = opra_calloc(1, sizeof(*b))) == NULL) {
-		code = oom(ctx);
-		goto done;
+	for (int i = 0; i < 4; i++) {
+		fill[i].r = r;
+		if ((fill[i].b = opra_calloc(1, sizeof(*fill[i].b))) == NULL) {
+			code = oom(ctx);
+			goto done;
+		}
 	}
-	while (!at_end) {
-		inv_record rec;
-		batch_reset(b);
-		while (b->n < BULK_BATCH) {
-			rc = inv_next(r, &rec);
-			if (rc == OPRA_NOT_FOUND) {
-				at_end = true;
-				break;
-			}
-			if (rc == OPRA_OK)
-				rc = batch_add(b, &rec);
-			if (rc != OPRA_OK) {
-				if (progress_shown)
-					fputc('\n', ctx->out->err);
-				progress_shown = false;
-				code = out_fail(ctx->out, rc); /* file:line: field ... */
-				abort_import(ctx, import_id);
-				goto done;
-			}
+	fill_round(round);
+	for (;;) {
+		pthread_t reader, sender;
+		bool reading = false, sending = false;
+		bool more = !round[0].at_end && !round[1].at_end;
+		stage_job jobs[2];
+		int failed = -1;
+		for (int i = 0; i < 2 && failed < 0; i++)
+			if (round[i].rc != OPRA_OK)
+				failed = i;
+		if (failed >= 0) {
+			if (progress_shown)
+				fputc('\n', ctx->out->err);
+			progress_shown = false;
+			opra_err_set(round[failed].rc, "%s", round[failed].msg);
+			code = out_fail(ctx->out, round[failed].rc); /* file:line: field ... */
+			abort_import(ctx, import_id);
+			goto done;
 		}
 		/* Begin once the first batch has been read and checked, so a
 		 * file that is bad early never reaches the server. */
 		if (import_id == NULL) {
 			begin.source = (char *)base_name(path);
 			rpc_new_key(key);
-			rc = rpc_call(ctx->rpc, "opra.v1.InventoryBulk/Begin", &begin.base,
-				      &opra__v1__bulk_begin_reply__descriptor,
-				      (ProtobufCMessage **)&begun, key);
+			rc = call_retry(ctx->rpc, "opra.v1.InventoryBulk/Begin", &begin.base,
+					&opra__v1__bulk_begin_reply__descriptor, &begun, key);
 			if (rc != OPRA_OK) {
 				code = cli_fail(ctx, rc);
 				goto done;
@@ -301,32 +451,56 @@ int cmd_inventory_import(cli_ctx *ctx, const cli_args *args)
 				goto done;
 			}
 		}
-		if (b->n == 0)
+		if (round[0].b->n == 0)
 			break;
-		Opra__V1__BulkStageRequest stage = OPRA__V1__BULK_STAGE_REQUEST__INIT;
-		Opra__V1__BulkStageReply *staged = NULL;
-		stage.import_id = import_id;
-		stage.seq = ++seq;
-		stage.n_records = b->n;
-		stage.records = b->ptrs;
-		snprintf(key, sizeof(key), "%.100s-%u", import_id, (unsigned)seq);
-		rc = call_retry(ctx, "opra.v1.InventoryBulk/Stage", &stage.base,
-				&opra__v1__bulk_stage_reply__descriptor, &staged, key);
-		if (staged)
-			protobuf_c_message_free_unpacked(&staged->base, NULL);
-		if (rc != OPRA_OK) {
+		/* Read the next round while this one travels (or right here when
+		 * no thread can be had). */
+		if (more && !(reading = pthread_create(&reader, NULL, fill_round, next) == 0))
+			fill_round(next);
+		for (int i = 0; i < 2; i++) {
+			memset(&jobs[i], 0, sizeof(jobs[i]));
+			jobs[i].rpc = ctx->rpc;
+			jobs[i].import_id = import_id;
+			jobs[i].b = round[i].b;
+			jobs[i].rc = OPRA_OK;
+			if (round[i].b->n > 0)
+				jobs[i].seq = ++seq;
+		}
+		if (round[1].b->n > 0 && rpc2 == NULL)
+			rpc2 = second_client(ctx);
+		if (round[1].b->n > 0 && rpc2) {
+			jobs[1].rpc = rpc2;
+			sending = pthread_create(&sender, NULL, run_stage, &jobs[1]) == 0;
+		}
+		run_stage(&jobs[0]);
+		if (sending)
+			pthread_join(sender, NULL);
+		else if (round[1].b->n > 0 && jobs[0].rc == OPRA_OK)
+			run_stage(&jobs[1]);
+		if (reading)
+			pthread_join(reader, NULL);
+		for (int i = 0; i < 2 && failed < 0; i++)
+			if (jobs[i].rc != OPRA_OK)
+				failed = i;
+		if (failed >= 0) {
 			if (progress_shown)
 				fputc('\n', ctx->out->err);
 			progress_shown = false;
-			code = cli_fail(ctx, rc);
+			opra_err_set(jobs[failed].rc, "%s", jobs[failed].msg);
+			code = cli_fail(ctx, jobs[failed].rc);
 			abort_import(ctx, import_id);
 			goto done;
 		}
-		sent += b->n;
+		sent += round[0].b->n + round[1].b->n;
 		if (progress) {
 			progress_line(ctx, path, sent, r);
 			progress_shown = true;
 		}
+		if (!more)
+			break;
+		batch_fill *t = round;
+		round = next;
+		next = t;
 	}
 	if (progress_shown)
 		fputc('\n', ctx->out->err);
@@ -334,7 +508,7 @@ int cmd_inventory_import(cli_ctx *ctx, const cli_args *args)
 	commit.import_id = import_id;
 	commit.dry_run = dry_run;
 	snprintf(key, sizeof(key), "%.100s-commit", import_id);
-	if ((rc = call_retry(ctx, "opra.v1.InventoryBulk/Commit", &commit.base,
+	if ((rc = call_retry(ctx->rpc, "opra.v1.InventoryBulk/Commit", &commit.base,
 			     &opra__v1__bulk_commit_reply__descriptor, &committed, key)) !=
 	    OPRA_OK) {
 		code = cli_fail(ctx, rc);
@@ -350,7 +524,9 @@ done:
 	if (begun)
 		protobuf_c_message_free_unpacked(&begun->base, NULL);
 	opra_free(import_id);
-	batch_free(b);
+	for (int i = 0; i < 4; i++)
+		batch_free(fill[i].b);
+	rpc_client_close(rpc2);
 	inv_close(r);
 	return code;
 }
@@ -523,7 +699,7 @@ int cmd_inventory_export(cli_ctx *ctx, const cli_args *args)
 			req.after = after ? after : empty_text;
 			req.limit = BULK_PAGE;
 			req.include_removed = all;
-			if ((rc = call_retry(ctx, "opra.v1.InventoryBulk/Export", &req.base,
+			if ((rc = call_retry(ctx->rpc, "opra.v1.InventoryBulk/Export", &req.base,
 					     &opra__v1__bulk_export_reply__descriptor, &page,
 					     NULL)) != OPRA_OK) {
 				code = cli_fail(ctx, rc);

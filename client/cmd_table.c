@@ -703,7 +703,7 @@ const cli_command cli_commands[] = {
 	 "opra inventory import FILE [--format csv|json] [--kind KIND] [--dry-run]",
 	 "Create and update units, services, assets and links from a CSV or JSON file",
 	 "Reads FILE (CSV or JSON, see docs/inventory.md), checks every record and\n"
-	 "sends them to the server in batches of 2000; the server applies them all\n"
+	 "sends them to the server in batches of up to 5000; the server applies them all\n"
 	 "in one transaction at the end, upserting by name. A record is the whole\n"
 	 "desired state of its object, so importing the same file again changes\n"
 	 "nothing, and a failing import changes nothing at all. A batch whose\n"

@@ -1,7 +1,9 @@
 /* Bulk import and export (opra.v1.InventoryBulk) through the real server
  * stack: counts, re-import changes nothing, versions on real changes,
  * dry runs, bad input that changes nothing (missing references,
- * duplicates, cycles), resent batches, roles, paging, hostile names. */
+ * duplicates, cycles), resent batches, an import resumed across a server
+ * restart, staged batches lost by the database, a name created by someone
+ * else meanwhile, roles, paging, hostile names. */
 #include "opra_err.h"
 #include "testlib.h"
 #include "testserver.h"
@@ -9,9 +11,11 @@
 #include "opra/v1/inventory.pb-c.h"
 #include "opra/v1/user.pb-c.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static testserver ts;
 
@@ -149,14 +153,15 @@ static int stage(rpc_client *c, const char *id, unsigned seq, Opra__V1__BulkReco
  * link. */
 typedef unsigned long long counts[4][3];
 
-static int commit(rpc_client *c, const char *id, int dry_run, counts out)
+/* Commit under key (NULL: a fresh one). */
+static int commit_key(rpc_client *c, const char *id, int dry_run, counts out, const char *key)
 {
 	Opra__V1__BulkCommitRequest req = OPRA__V1__BULK_COMMIT_REQUEST__INIT;
 	req.import_id = (char *)id;
 	req.dry_run = dry_run;
 	Opra__V1__BulkCommitReply *rep = NULL;
 	int rc = bulk_call(c, M("Commit"), &req.base, &opra__v1__bulk_commit_reply__descriptor,
-			   &rep, NULL);
+			   &rep, key);
 	if (rc == OPRA_OK) {
 		static const char *const kinds[4] = {"unit", "service", "asset", "link"};
 		assert_int_equal(rep->n_counts, 4);
@@ -170,6 +175,11 @@ static int commit(rpc_client *c, const char *id, int dry_run, counts out)
 		protobuf_c_message_free_unpacked(&rep->base, NULL);
 	}
 	return rc;
+}
+
+static int commit(rpc_client *c, const char *id, int dry_run, counts out)
+{
+	return commit_key(c, id, dry_run, out, NULL);
 }
 
 static int abort_import(rpc_client *c, const char *id)
@@ -304,14 +314,21 @@ static void import_counts_and_reimport(void **state)
 	assert_query("SELECT tags::text FROM assets WHERE name = $1", "B-db-1",
 		     "[\"prod\", \"tier-1\"]");
 	assert_query("SELECT criticality FROM services WHERE name = $1", "B-crm", "medium");
-	/* One event per created object, one per link, and the summary. */
+	/* One event per created object, one per service it linked assets to
+	 * (as `opra service link` writes), and the summary. */
 	assert_query("SELECT count(*) FROM events WHERE object LIKE ANY (ARRAY['unit:B-%', "
 		     "'service:B-%', 'asset:B-%', 'link:B-%']) AND method = $1",
-		     M("Commit"), "11");
+		     M("Commit"), "10");
+	assert_query("SELECT after::text FROM events WHERE object = $1 ORDER BY id DESC LIMIT 1",
+		     "link:B-claims",
+		     "{\"assets\": [\"B-db-1\", \"B-policy\"], \"service\": \"B-claims\"}");
+	assert_query("SELECT coalesce(before::text, 'null') || ' ' || (after->>'version') || ' ' "
+		     "|| (after->>'owner') || ' ' || actor FROM events WHERE object = $1",
+		     "asset:B-db-1", "null 1 DBA team root");
 	assert_query("SELECT after->'asset'->>'created' FROM events WHERE object = $1 ORDER BY id "
 		     "DESC LIMIT 1",
 		     "import:test.csv", "3");
-	assert_int_equal(testserver_count(&ts, "SELECT count(*) FROM import_rows"), 0);
+	assert_int_equal(testserver_count(&ts, "SELECT count(*) FROM import_batches"), 0);
 	assert_int_equal(testserver_count(&ts, "SELECT count(*) FROM imports"), 0);
 
 	/* The same file again changes nothing. */
@@ -332,8 +349,9 @@ static void import_counts_and_reimport(void **state)
 	memcpy(changed, first_import, sizeof(changed));
 	changed[5].owner = "Storage team";
 	changed[2].parent = "B-Ops";
+	changed[3].mission = "Pay claims fast";
 	assert_int_equal(import(c, changed, FIRST_N, 100, 0, got, NULL, 0), OPRA_OK);
-	const unsigned long long want3[4][3] = {{0, 1, 2}, {0, 0, 2}, {0, 1, 2}, {0, 0, 3}};
+	const unsigned long long want3[4][3] = {{0, 1, 2}, {0, 1, 1}, {0, 1, 2}, {0, 0, 3}};
 	assert_counts(got, want3);
 	assert_query("SELECT owner || ' v' || version FROM assets WHERE name = $1", "B-db-1",
 		     "Storage team v2");
@@ -343,6 +361,11 @@ static void import_counts_and_reimport(void **state)
 	assert_query("SELECT before->>'owner' || ' -> ' || (after->>'owner') FROM events WHERE "
 		     "object = $1 ORDER BY id DESC LIMIT 1",
 		     "asset:B-db-1", "DBA team -> Storage team");
+	assert_query(
+		"SELECT (before->>'mission') || ' v' || (before->>'version') || ' -> ' || "
+		"(after->>'mission') || ' v' || (after->>'version') || ' ' || (after->>'unit') "
+		"FROM events WHERE object = $1 ORDER BY id DESC LIMIT 1",
+		"service:B-claims", "Pay claims v1 -> Pay claims fast v2 B-Ops");
 	rpc_client_close(c);
 }
 
@@ -403,8 +426,10 @@ static void bad_input_changes_nothing(void **state)
 		{.kind = "unit", .line = 1, .name = "X-Top"},
 		{.kind = "unit", .line = 2, .name = "X-Mid", .parent = "X-Top"},
 		{.kind = "service", .line = 3, .name = "X-svc", .unit = "X-Mid"},
+		{.kind = "asset", .line = 4, .name = "X-base", .type = "people"},
+		{.kind = "link", .line = 5, .service = "X-svc", .asset = "X-base"},
 	};
-	assert_int_equal(import(c, base, 3, 10, 0, got, NULL, 0), OPRA_OK);
+	assert_int_equal(import(c, base, 5, 10, 0, got, NULL, 0), OPRA_OK);
 
 	const bad_case cases[] = {
 		{"missing unit of a service",
@@ -426,6 +451,25 @@ static void bad_input_changes_nothing(void **state)
 		 3,
 		 OPRA_INVALID_ARGUMENT,
 		 {"line 5", "line 3"}},
+		{"an existing service twice, unchanged",
+		 {{.kind = "service", .line = 3, .name = "X-svc", .unit = "X-Mid"},
+		  {.kind = "service", .line = 8, .name = "X-svc", .unit = "X-Mid"}},
+		 2,
+		 OPRA_INVALID_ARGUMENT,
+		 {"line 8: duplicate record (line 3", "service 'X-svc'"}},
+		{"a new link twice",
+		 {{.kind = "asset", .line = 2, .name = "X-l", .type = "people"},
+		  {.kind = "link", .line = 4, .service = "X-svc", .asset = "X-l"},
+		  {.kind = "link", .line = 6, .service = "X-svc", .asset = "X-l"}},
+		 3,
+		 OPRA_INVALID_ARGUMENT,
+		 {"line 6: duplicate record (line 4", "X-svc -> X-l"}},
+		{"an existing link twice",
+		 {{.kind = "link", .line = 3, .service = "X-svc", .asset = "X-base"},
+		  {.kind = "link", .line = 5, .service = "X-svc", .asset = "X-base"}},
+		 2,
+		 OPRA_INVALID_ARGUMENT,
+		 {"line 5: duplicate record (line 3", "X-svc -> X-base"}},
 		{"cycle inside the import",
 		 {{.kind = "unit", .line = 2, .name = "X-P", .parent = "X-Q"},
 		  {.kind = "unit", .line = 3, .name = "X-Q", .parent = "X-P"}},
@@ -511,8 +555,247 @@ static void resent_stage_is_stored_once(void **state)
 	assert_int_equal(commit(c, id, 0, got), OPRA_INVALID_ARGUMENT);
 	assert_contains(opra_err_msg(), "line 3");
 	assert_int_equal(abort_import(c, id), OPRA_OK);
-	assert_int_equal(testserver_count(&ts, "SELECT count(*) FROM import_rows"), 0);
+	assert_int_equal(testserver_count(&ts, "SELECT count(*) FROM import_batches"), 0);
 	records_free(v, 2);
+	rpc_client_close(c);
+}
+
+/* ---- resuming ---- */
+
+enum { RS_SERVICES = 40, RS_ASSETS = 2400, RS_BATCH = 1000 };
+
+/* A unit, RS_SERVICES services, RS_ASSETS assets and one link per asset
+ * (asset k supports service k % RS_SERVICES, in a scrambled order). Names
+ * live in the static buffers. */
+static rec *resume_records(size_t *n)
+{
+	static char svc[RS_SERVICES][32], asset[RS_ASSETS][32];
+	rec *rs = calloc(1 + RS_SERVICES + 2 * RS_ASSETS, sizeof(rec));
+	size_t i = 0;
+	assert_non_null(rs);
+	rs[i] = (rec){.kind = "unit", .line = (long)i + 2, .name = "Z-unit"};
+	i++;
+	for (int k = 0; k < RS_SERVICES; k++, i++) {
+		snprintf(svc[k], sizeof(svc[k]), "Z-svc-%02d", k);
+		rs[i] = (rec){
+			.kind = "service", .line = (long)i + 2, .name = svc[k], .unit = "Z-unit"};
+	}
+	for (int k = 0; k < RS_ASSETS; k++, i++) {
+		snprintf(asset[k], sizeof(asset[k]), "Z-asset-%04d", k);
+		rs[i] = (rec){.kind = "asset",
+			      .line = (long)i + 2,
+			      .name = asset[k],
+			      .type = "technology",
+			      .unit = "Z-unit",
+			      .tags = "a;b"};
+	}
+	for (int j = 0; j < RS_ASSETS; j++, i++) {
+		int k = (j * 7) % RS_ASSETS; /* 7 and RS_ASSETS are coprime */
+		rs[i] = (rec){.kind = "link",
+			      .line = (long)i + 2,
+			      .service = svc[k % RS_SERVICES],
+			      .asset = asset[k]};
+	}
+	*n = i;
+	return rs;
+}
+
+/* Stages batch seq (1-based, RS_BATCH records each) under the key the CLI
+ * uses for it. */
+static int stage_batch(rpc_client *c, const char *id, Opra__V1__BulkRecord **v, size_t n,
+		       unsigned seq, unsigned long long *total)
+{
+	char key[160];
+	size_t off = (size_t)(seq - 1) * RS_BATCH;
+	snprintf(key, sizeof(key), "%s-%u", id, seq);
+	return stage(c, id, seq, v + off, n - off < RS_BATCH ? n - off : RS_BATCH, key, total);
+}
+
+static rpc_client *quick_client(void)
+{
+	rpc_options o = {.n_urls = 1, .token = ts.admin.text, .timeout_ms = 500};
+	o.urls[0] = ts.url;
+	rpc_client *c = NULL;
+	assert_int_equal(rpc_client_open(&c, &o), OPRA_OK);
+	return c;
+}
+
+static void assert_resumed_inventory(void)
+{
+	char want[32];
+	snprintf(want, sizeof(want), "%d", RS_ASSETS);
+	assert_query("SELECT count(*) FROM assets WHERE name LIKE $1", "Z-asset-%", want);
+	assert_query("SELECT count(*) FROM service_assets sa JOIN assets a ON a.id = sa.asset_id "
+		     "WHERE a.name LIKE $1",
+		     "Z-asset-%", want);
+	/* One event per object, none twice. */
+	assert_query("SELECT count(*) || ' ' || count(DISTINCT object) FROM events WHERE object "
+		     "LIKE $1",
+		     "asset:Z-asset-%", "2400 2400");
+	assert_query("SELECT count(*) || ' ' || count(DISTINCT object) || ' ' || "
+		     "sum(jsonb_array_length(after->'assets')) FROM events WHERE object LIKE $1",
+		     "link:Z-svc-%", "40 40 2400");
+	assert_query("SELECT count(*) FROM events WHERE object LIKE $1", "service:Z-svc-%", "40");
+	assert_query("SELECT max(version)::text FROM assets WHERE name LIKE $1", "Z-asset-%", "1");
+	assert_int_equal(testserver_count(&ts, "SELECT count(*) FROM import_batches"), 0);
+	assert_int_equal(testserver_count(&ts, "SELECT count(*) FROM imports"), 0);
+}
+
+/* The server goes away in the middle of an import and comes back; the
+ * client resends, under the same idempotency keys, every call it has no
+ * answer for (as `opra inventory import` does): nothing is staged or
+ * applied twice. */
+static void resumed_import_after_server_restart(void **state)
+{
+	(void)state;
+	rpc_client *c = testserver_client(&ts, ts.admin.text);
+	size_t n;
+	rec *rs = resume_records(&n);
+	Opra__V1__BulkRecord **v = records_make(rs, n);
+	unsigned batches = (unsigned)((n + RS_BATCH - 1) / RS_BATCH);
+	unsigned long long total = 0;
+	char id[65], key[160];
+	counts got, again;
+
+	assert_int_equal(begin(c, "resume.csv", id), OPRA_OK);
+	assert_int_equal(stage_batch(c, id, v, n, 1, &total), OPRA_OK);
+	assert_int_equal(stage_batch(c, id, v, n, 2, &total), OPRA_OK);
+	assert_int_equal(total, 2 * RS_BATCH);
+
+	/* The server stops: batch 3 does not get through. */
+	testserver_stop(&ts);
+	rpc_client *q = quick_client();
+	int rc = stage_batch(q, id, v, n, 3, NULL);
+	if (rc != OPRA_UNAVAILABLE && rc != OPRA_DEADLINE_EXCEEDED)
+		fail_msg("staging with the server down: got %s (%s)", opra_status_name(rc),
+			 opra_err_msg());
+	rpc_client_close(q);
+	rpc_client_close(c);
+	assert_int_equal(testserver_start(&ts, 2, 64), OPRA_OK);
+
+	/* Back: batch 2 again (its answer might have been lost as well) is
+	 * answered from its record, then the rest. */
+	c = testserver_client(&ts, ts.admin.text);
+	assert_int_equal(stage_batch(c, id, v, n, 2, &total), OPRA_OK);
+	assert_int_equal(total, 2 * RS_BATCH);
+	for (unsigned seq = 3; seq <= batches; seq++)
+		assert_int_equal(stage_batch(c, id, v, n, seq, &total), OPRA_OK);
+	assert_int_equal(total, n);
+	snprintf(key, sizeof(key), "%s-commit", id);
+	assert_int_equal(commit_key(c, id, 0, got, key), OPRA_OK);
+	const unsigned long long want[4][3] = {
+		{1, 0, 0}, {RS_SERVICES, 0, 0}, {RS_ASSETS, 0, 0}, {RS_ASSETS, 0, 0}};
+	assert_counts(got, want);
+	assert_resumed_inventory();
+
+	/* The Commit's answer lost with another restart: sent again, it gets
+	 * the same answer and applies nothing twice. */
+	rpc_client_close(c);
+	testserver_stop(&ts);
+	assert_int_equal(testserver_start(&ts, 2, 64), OPRA_OK);
+	c = testserver_client(&ts, ts.admin.text);
+	assert_int_equal(commit_key(c, id, 0, again, key), OPRA_OK);
+	assert_counts(again, want);
+	assert_resumed_inventory();
+
+	/* And the whole file once more changes nothing. */
+	assert_int_equal(import(c, rs, n, 5000, 0, got, NULL, 0), OPRA_OK);
+	const unsigned long long same[4][3] = {
+		{0, 0, 1}, {0, 0, RS_SERVICES}, {0, 0, RS_ASSETS}, {0, 0, RS_ASSETS}};
+	assert_counts(got, same);
+	assert_resumed_inventory();
+	records_free(v, n);
+	free(rs);
+	rpc_client_close(c);
+}
+
+/* import_batches is UNLOGGED: a database crash empties it. A Commit after
+ * that must not apply what is left as if it were the whole import. */
+static void lost_batches_are_noticed(void **state)
+{
+	(void)state;
+	rpc_client *c = testserver_client(&ts, ts.admin.text);
+	const rec rs[] = {
+		{.kind = "unit", .line = 2, .name = "L-u1"},
+		{.kind = "unit", .line = 3, .name = "L-u2"},
+	};
+	Opra__V1__BulkRecord **v = records_make(rs, 2);
+	char id[65];
+	counts got;
+	char *before = inventory_state();
+	assert_int_equal(begin(c, "lost.csv", id), OPRA_OK);
+	assert_int_equal(stage(c, id, 1, v, 1, NULL, NULL), OPRA_OK);
+	assert_int_equal(stage(c, id, 2, v + 1, 1, NULL, NULL), OPRA_OK);
+	const char *p[1] = {id};
+	assert_int_equal(
+		db_cmd(ts.db, "DELETE FROM import_batches WHERE import_id = $1 AND seq = 1", 1, p),
+		OPRA_OK);
+	assert_int_equal(commit(c, id, 0, got), OPRA_FAILED_PRECONDITION);
+	assert_contains(opra_err_msg(), "lost staged records");
+	assert_contains(opra_err_msg(), "run the import again");
+	assert_unchanged(before);
+	assert_int_equal(abort_import(c, id), OPRA_OK);
+	free(before);
+	records_free(v, 2);
+	rpc_client_close(c);
+}
+
+/* Commits ts.db's open transaction once another backend waits for it. */
+static void *commit_when_waited_for(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 200; i++) {
+		PGresult *r = NULL;
+		if (db_exec(&r, ts.db, 1,
+			    "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = "
+			    "'transactionid'",
+			    0, NULL) != OPRA_OK)
+			break;
+		int waiting = strcmp(PQgetvalue(r, 0, 0), "0") != 0;
+		PQclear(r);
+		if (waiting)
+			break;
+		usleep(50000);
+	}
+	db_cmd(ts.db, "COMMIT", 0, NULL);
+	return NULL;
+}
+
+/* Someone else creates an asset the import creates too, while the import
+ * runs: the import's INSERT waits for them, finds their asset, and the
+ * import updates it instead (the upsert path) rather than failing. */
+static void name_created_meanwhile(void **state)
+{
+	(void)state;
+	rpc_client *c = testserver_client(&ts, ts.admin.text);
+	const rec rs[] = {
+		{.kind = "asset",
+		 .line = 2,
+		 .name = "C-race",
+		 .type = "technology",
+		 .owner = "ops"},
+		{.kind = "asset", .line = 3, .name = "C-other", .type = "people"},
+	};
+	counts got;
+	pthread_t t;
+	assert_int_equal(db_cmd(ts.db, "BEGIN", 0, NULL), OPRA_OK);
+	assert_int_equal(
+		db_cmd(ts.db,
+		       "INSERT INTO assets (name, type, owner) VALUES ('C-race', 'people', "
+		       "'hr')",
+		       0, NULL),
+		OPRA_OK);
+	assert_int_equal(pthread_create(&t, NULL, commit_when_waited_for, NULL), 0);
+	int rc = import(c, rs, 2, 10, 0, got, NULL, 0);
+	pthread_join(t, NULL);
+	assert_int_equal(rc, OPRA_OK);
+	const unsigned long long want[4][3] = {{0, 0, 0}, {0, 0, 0}, {1, 1, 0}, {0, 0, 0}};
+	assert_counts(got, want);
+	assert_query("SELECT type || ' ' || owner || ' v' || version FROM assets WHERE name = $1",
+		     "C-race", "technology ops v2");
+	assert_query("SELECT (before->>'owner') || ' -> ' || (after->>'owner') FROM events WHERE "
+		     "object = $1",
+		     "asset:C-race", "hr -> ops");
 	rpc_client_close(c);
 }
 
@@ -720,6 +1003,21 @@ static void hostile_names_round_trip(void **state)
 	protobuf_c_message_free_unpacked(&rep->base, NULL);
 	assert_int_equal(testserver_count(&ts, "SELECT count(*) FROM units WHERE name LIKE 'H-%'"),
 			 1);
+	/* The events of created objects hold what was stored (their after
+	 * images are built from the staged records, quotes, backslashes and
+	 * line breaks included). */
+	assert_query("SELECT (e.after = jsonb_build_object('name', a.name, 'type', a.type, 'unit', "
+		     "u.name, 'owner', a.owner, 'description', a.description, 'tags', a.tags, "
+		     "'version', a.version, 'removed', false) AND e.before IS NULL)::text FROM "
+		     "events e JOIN assets a ON e.object = 'asset:' || a.name JOIN units u ON u.id "
+		     "= a.unit_id WHERE a.name = $1",
+		     asset, "true");
+	assert_query(
+		"SELECT (e.after = jsonb_build_object('name', v.name, 'unit', u.name, "
+		"'mission', v.mission, 'criticality', v.criticality, 'version', 1, 'removed', "
+		"false))::text FROM events e JOIN services v ON e.object = 'service:' || v.name "
+		"JOIN units u ON u.id = v.unit_id WHERE v.name = $1",
+		"H-svc `x` $(y)", "true");
 	rpc_client_close(c);
 }
 
@@ -761,6 +1059,9 @@ int main(void)
 		cmocka_unit_test(units_trade_places),
 		cmocka_unit_test(bad_input_changes_nothing),
 		cmocka_unit_test(resent_stage_is_stored_once),
+		cmocka_unit_test(resumed_import_after_server_restart),
+		cmocka_unit_test(lost_batches_are_noticed),
+		cmocka_unit_test(name_created_meanwhile),
 		cmocka_unit_test(roles),
 		cmocka_unit_test(export_pages),
 		cmocka_unit_test(hostile_names_round_trip),

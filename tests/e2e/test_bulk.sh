@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Bulk inventory through the real CLI: `opra inventory import` (CSV and
 # JSON, idempotent re-import, --dry-run, bad files refused whole, who may
-# import, a large file) and `opra inventory export` (CSV and JSON that
-# re-import unchanged, --all, -o written atomically).
+# import, a large file, oprad killed in the middle of an import) and
+# `opra inventory export` (CSV and JSON that re-import unchanged, --all, -o
+# written atomically).
 . "$(dirname "$0")/lib.sh"
 
 DATA="$(cd "$(dirname "$0")/../data/inventory" && pwd)"
@@ -35,6 +36,7 @@ token_of() {
 UNCHANGED='all(d[k]["created"] == 0 and d[k]["updated"] == 0 for k in ("units", "services", "assets", "links"))'
 
 start_oprad "$E2E_TMP/s"
+MAIN_DB=${FRESH_DB:-}
 export OPRA_TOKEN="$ADMIN_TOKEN"
 
 # --- import: CSV, then the same file and its JSON twin -------------------------
@@ -163,6 +165,69 @@ expect_rc 0 "import it again" opra inventory import "$E2E_TMP/big.csv" --json
 expect_out_json 'd["assets"]["unchanged"] == 20000 and d["records"] == 20000' "the large re-import is unchanged"
 expect_rc 0 "export pages through every asset" opra inventory export --format json
 expect_out_json 'len([a for a in d["assets"] if a["name"].startswith("big-")]) == 20000' "the export holds all 20000"
+
+# --- oprad killed during an import ----------------------------------------------
+# kill -9 oprad while `opra inventory import` sends a large file (once while
+# it stages batches, once while the Commit runs) and start it again on the
+# same database. The client resends every call it got no answer for under the
+# same idempotency keys (had it given up, running the import again finishes
+# it): every object is there once, with one event.
+if [ -n "${OPRA_TEST_DB:-}" ]; then
+	db_sql() { psql "$MAIN_DB" -qXAtc "$1"; }
+	restart_oprad() { launch_oprad "$E2E_TMP/s" --state-dir "$E2E_TMP/s" --db "$MAIN_DB"; }
+else
+	db_sql() { psql "host=$E2E_TMP/s/run user=opra dbname=opra" -qXAtc "$1"; }
+	restart_oprad() { launch_oprad "$E2E_TMP/s" --state-dir "$E2E_TMP/s"; }
+fi
+
+# kill_during PREFIX WHEN-SQL WHAT: imports 60000 assets named PREFIX-N and a
+# link from service PREFIX-svc to each; kills oprad once WHEN-SQL counts more
+# than 0, then checks the outcome.
+kill_during() {
+	local prefix=$1 when=$2 what=$3 n=60000 seen=0
+	python3 - "$E2E_TMP/$prefix.csv" "$prefix" "$n" <<'EOF2'
+import sys
+path, prefix, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with open(path, "w") as f:
+    f.write("kind,name,unit,type,service,asset\n")
+    f.write(f"service,{prefix}-svc,HQ,,,\n")
+    for i in range(n):
+        f.write(f"asset,{prefix}-{i:05d},HQ,technology,,\n")
+    for i in range(n):
+        f.write(f"link,,,,{prefix}-svc,{prefix}-{i:05d}\n")
+EOF2
+	"$OPRA_BIN" --server "$OPRA_URL" inventory import "$E2E_TMP/$prefix.csv" --json \
+		>"$E2E_TMP/$prefix.out" 2>"$E2E_TMP/$prefix.err" &
+	local import_pid=$!
+	for _ in $(seq 1 1500); do
+		seen=$(db_sql "$when" 2>/dev/null || echo 0)
+		[ "${seen:-0}" -gt 0 ] && break
+		kill -0 "$import_pid" 2>/dev/null || break
+		sleep 0.02
+	done
+	[ "${seen:-0}" -gt 0 ] && pass "caught the import $what" ||
+		echo "note: the import ended before it was seen $what"
+	kill -KILL "$OPRAD_PID"
+	wait "$OPRAD_PID" 2>/dev/null || true
+	restart_oprad
+	local rc=0
+	wait "$import_pid" || rc=$?
+	if [ "$rc" -eq 0 ]; then
+		pass "the import killed $what resumed by itself once oprad was back"
+	else
+		echo "the import killed $what gave up (exit $rc: $(head -c 300 "$E2E_TMP/$prefix.err")); running it again"
+		expect_rc 0 "the import killed $what run again" opra inventory import "$E2E_TMP/$prefix.csv"
+	fi
+	local got
+	got=$(db_sql "SELECT (SELECT count(*) FROM assets WHERE name LIKE '$prefix-%' AND removed_at IS NULL) || ' ' || (SELECT count(*) || '/' || count(DISTINCT object) FROM events WHERE object LIKE 'asset:$prefix-%') || ' ' || (SELECT count(*) FROM service_assets sa JOIN services v ON v.id = sa.service_id WHERE v.name = '$prefix-svc') || ' ' || (SELECT coalesce(sum(jsonb_array_length(after->'assets')), 0) FROM events WHERE object = 'link:$prefix-svc')")
+	[ "$got" = "$n $n/$n $n $n" ] &&
+		pass "killed $what: every asset and link there once, one event each" ||
+		fail "killed $what: assets, asset events/distinct, links, linked in events: $got (want $n $n/$n $n $n)"
+	expect_rc 0 "the file killed $what again" opra inventory import "$E2E_TMP/$prefix.csv" --json
+	expect_out_json "$UNCHANGED and d['assets']['unchanged'] == $n and d['links']['unchanged'] == $n" "killed $what: the file is all in, importing it again changes nothing"
+}
+kill_during kills "SELECT count(*) FROM imports WHERE batches >= 2" "while staging"
+kill_during killc "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY bulk_%' OR query LIKE 'WITH s AS MATERIALIZED%' OR query LIKE 'WITH l AS MATERIALIZED%'" "during the Commit"
 
 # --- help --------------------------------------------------------------------------
 for c in "inventory import" "inventory export"; do
