@@ -76,6 +76,9 @@ if "$build/opra" help inventory import >/dev/null 2>&1; then
 else
 	echo "(skipping the bulk import benchmark: this build has no 'opra inventory import')"
 fi
+echo
+# Rating engine alone (in memory, no server): its share of `opra rating show`.
+"$build/bench/bench_rating" --runs $((seconds * 1000))
 rss=$(awk '/VmHWM/{print $2}' "/proc/$pid/status")
 echo
 echo "oprad peak RSS: $((rss / 1024)) MiB"
