@@ -4,6 +4,7 @@
 #include "opra_log.h"
 
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,62 @@ int auth_user_name_check(const char *name)
 	return OPRA_OK;
 }
 
+/* The per-thread cache of verified tokens (auth.h). Small and direct-mapped
+ * by selector: a worker serves few distinct tokens at a time, and a miss
+ * only costs the lookup it would have made anyway. */
+#define AUTH_CACHE_SLOTS 64
+
+typedef struct {
+	char selector[TOKEN_SELECTOR_LEN + 1]; /* "" = empty slot */
+	uint8_t hash[TOKEN_HASH_BYTES];	       /* stored hash of the secret */
+	caller who;
+	long long until_us;
+	unsigned long long epoch;
+} auth_cache_entry;
+
+static _Thread_local auth_cache_entry auth_cache[AUTH_CACHE_SLOTS];
+static atomic_ullong auth_epoch = 1;
+
+void auth_cache_invalidate(void)
+{
+	atomic_fetch_add(&auth_epoch, 1);
+}
+
+static auth_cache_entry *cache_slot(const char *selector)
+{
+	uint32_t h = 2166136261u;
+	for (const char *p = selector; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return &auth_cache[h % AUTH_CACHE_SLOTS];
+}
+
+/* A live entry for this token, or NULL. The secret is compared in
+ * constant time against the stored hash, as on a miss. */
+static const caller *cache_find(const opra_token *t)
+{
+	auth_cache_entry *e = cache_slot(t->selector);
+	if (e->selector[0] == '\0' || strcmp(e->selector, t->selector) != 0)
+		return NULL;
+	if (e->epoch != atomic_load(&auth_epoch) || opra_now_us() >= e->until_us) {
+		sodium_memzero(e, sizeof(*e));
+		return NULL;
+	}
+	if (!token_hash_equal(e->hash, t->hash))
+		return NULL;
+	return &e->who;
+}
+
+static void cache_put(const opra_token *t, const uint8_t stored[TOKEN_HASH_BYTES],
+		      const caller *who, unsigned long long epoch)
+{
+	auth_cache_entry *e = cache_slot(t->selector);
+	snprintf(e->selector, sizeof(e->selector), "%s", t->selector);
+	memcpy(e->hash, stored, TOKEN_HASH_BYTES);
+	e->who = *who;
+	e->epoch = epoch;
+	e->until_us = opra_now_us() + AUTH_CACHE_US;
+}
+
 int auth_token(caller *out, db *d, const char *token)
 {
 	opra_token t;
@@ -69,6 +126,15 @@ int auth_token(caller *out, db *d, const char *token)
 	memset(out, 0, sizeof(*out));
 	if ((rc = token_parse(&t, token)) != OPRA_OK)
 		return rc;
+	const caller *hit = cache_find(&t);
+	if (hit) {
+		*out = *hit;
+		sodium_memzero(&t, sizeof(t));
+		return OPRA_OK;
+	}
+	/* Read before the lookup: an invalidation during it makes the entry
+	 * stale at once. */
+	unsigned long long epoch = atomic_load(&auth_epoch);
 	if ((rc = db_ensure(d)) != OPRA_OK)
 		goto done;
 	const char *params[1] = {t.selector};
@@ -104,9 +170,11 @@ int auth_token(caller *out, db *d, const char *token)
 	snprintf(out->name, sizeof(out->name), "%s", PQgetvalue(r, 0, 1));
 	out->role = role_from_name(PQgetvalue(r, 0, 2));
 	out->unit_id = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
+	cache_put(&t, stored, out, epoch);
 	rc = OPRA_OK;
 done:
 	sodium_memzero(&t, sizeof(t));
+	sodium_memzero(stored, sizeof(stored));
 	PQclear(r);
 	return rc;
 }

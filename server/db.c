@@ -258,6 +258,122 @@ int db_exec_bin(PGresult **out, db *d, int want_rows, const char *sql, int npara
 	return OPRA_OK;
 }
 
+#define PIPELINE_MAX 16
+
+int db_pipeline(db *d, db_stmt *stmts, size_t n)
+{
+	char names[PIPELINE_MAX][24];
+	int named[PIPELINE_MAX];
+	int rc = OPRA_OK;
+	size_t i;
+
+	d->sqlstate[0] = '\0';
+	for (i = 0; i < n; i++) {
+		stmts[i].res = NULL;
+		stmts[i].failed = 0;
+	}
+	if (n == 0)
+		return OPRA_OK;
+	if (n > PIPELINE_MAX)
+		return opra_err_set(OPRA_INTERNAL, "too many statements in one pipeline");
+	if (d->conn == NULL)
+		return opra_err_set(OPRA_UNAVAILABLE, "the database is unavailable; retry shortly");
+	/* Preparing is a round trip of its own and not allowed in pipeline
+	 * mode: do it first (once per connection and text). */
+	for (i = 0; i < n; i++)
+		named[i] = stmt_name(d, stmts[i].sql, stmts[i].nparams, names[i]);
+	if (PQenterPipelineMode(d->conn) != 1)
+		return fail(d, NULL, "enter pipeline mode");
+	size_t sent = 0;
+	for (; sent < n; sent++) {
+		const db_stmt *s = &stmts[sent];
+		int ok = named[sent] ? PQsendQueryPrepared(d->conn, names[sent], s->nparams,
+							   s->params, s->lengths, s->formats, 0)
+				     : PQsendQueryParams(d->conn, s->sql, s->nparams, NULL,
+							 s->params, s->lengths, s->formats, 0);
+		if (!ok)
+			break;
+	}
+	if (sent < n || PQpipelineSync(d->conn) != 1) {
+		/* Nothing can be trusted on this connection any more. */
+		stmts[sent < n ? sent : n - 1].failed = 1;
+		rc = fail(d, NULL, sent < n ? stmts[sent].sql : "pipeline sync");
+		PQfinish(d->conn);
+		d->conn = NULL;
+		stmts_clear(d);
+		return rc == OPRA_INTERNAL ? opra_err_set(OPRA_UNAVAILABLE,
+							  "the database is unavailable; retry "
+							  "shortly")
+					   : rc;
+	}
+	/* Each statement yields one result then NULL; the sync yields
+	 * PGRES_PIPELINE_SYNC. After the first error the rest come back
+	 * PGRES_PIPELINE_ABORTED. */
+	int synced = 0, broken = 0;
+	for (i = 0; i < n && !broken; i++) {
+		PGresult *r = PQgetResult(d->conn);
+		if (r == NULL || PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+			stmts[i].failed = rc == OPRA_OK;
+			synced = r != NULL;
+			PQclear(r);
+			broken = 1;
+			break;
+		}
+		ExecStatusType st = PQresultStatus(r);
+		ExecStatusType want = stmts[i].want_rows ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
+		if (rc != OPRA_OK || st == PGRES_PIPELINE_ABORTED)
+			PQclear(r);
+		else if (st != want) {
+			stmts[i].failed = 1;
+			rc = fail(d, r, stmts[i].sql); /* clears r */
+		} else if (stmts[i].want_rows)
+			stmts[i].res = r;
+		else
+			PQclear(r);
+		/* The NULL that ends this statement's results. */
+		while ((r = PQgetResult(d->conn)) != NULL) {
+			if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+				synced = 1;
+				broken = 1;
+			}
+			PQclear(r);
+			if (broken)
+				break;
+		}
+	}
+	/* Read up to and including the sync (bounded: a broken connection
+	 * yields no more results). */
+	for (int guard = 0; !synced && guard < 4 && d->conn && PQstatus(d->conn) == CONNECTION_OK;
+	     guard++) {
+		PGresult *r = PQgetResult(d->conn);
+		if (r == NULL)
+			continue;
+		synced = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+		PQclear(r);
+	}
+	if (broken && rc == OPRA_OK)
+		rc = fail(d, NULL, "pipeline");
+	if (!synced || PQexitPipelineMode(d->conn) != 1) {
+		/* Out of step with the server: start a new session rather than
+		 * guess. db_lost() now reports it; db_ensure reconnects. */
+		if (rc == OPRA_OK)
+			rc = fail(d, NULL, "pipeline");
+		log_warn("database pipeline out of step; dropping the connection");
+		PQfinish(d->conn);
+		d->conn = NULL;
+		stmts_clear(d);
+		if (rc == OPRA_INTERNAL)
+			rc = opra_err_set(OPRA_UNAVAILABLE,
+					  "the database is unavailable; retry shortly");
+	}
+	if (rc != OPRA_OK)
+		for (i = 0; i < n; i++) {
+			PQclear(stmts[i].res);
+			stmts[i].res = NULL;
+		}
+	return rc;
+}
+
 int db_exec(PGresult **out, db *d, int want_rows, const char *sql, int nparams,
 	    const char *const *params)
 {

@@ -44,6 +44,28 @@ int db_exec_bin(PGresult **out, db *d, int want_rows, const char *sql, int npara
 /* Runs a statement that returns no rows and discards the result. */
 int db_cmd(db *d, const char *sql, int nparams, const char *const *params);
 
+/* One statement of db_pipeline. */
+typedef struct {
+	const char *sql;
+	int nparams;
+	const char *const *params;
+	const int *lengths; /* NULL: all text */
+	const int *formats; /* NULL: all text */
+	int want_rows;	    /* as db_exec: PGRES_TUPLES_OK, else PGRES_COMMAND_OK */
+	PGresult *res;	    /* out, want_rows only: the result (PQclear it) */
+	int failed;	    /* out: set on the statement that failed */
+} db_stmt;
+
+/* Runs n statements in ONE network round trip (libpq pipeline mode): all
+ * are sent, then the results are read. For statements whose results are not
+ * needed before the next is sent (BEGIN + an insert, an update + COMMIT).
+ * Stops at the first failure: PostgreSQL skips the statements after it, and
+ * the return value and last error are those db_exec gives for the failing
+ * statement (a statement that fails inside an open transaction leaves it
+ * aborted: roll back). On success every want_rows statement's res is set;
+ * on failure none is (all are cleared). */
+int db_pipeline(db *d, db_stmt *stmts, size_t n);
+
 /* Trusted, parameterless SQL text (migrations only): may hold several
  * statements. */
 int db_exec_script(db *d, const char *sql);

@@ -23,12 +23,13 @@ extern const service_impl svc_bulk;
 extern const service_impl svc_appraisal;
 extern const service_impl svc_evidence;
 extern const service_impl svc_events;
+extern const service_impl svc_rating;
 
 /* Every service the server offers. Adding a service: write svc_x.c with a
  * service_impl and list it here. */
 static const service_impl *const services[] = {
 	&svc_system, &svc_user,	     &svc_model,    &svc_inventory,
-	&svc_bulk,   &svc_appraisal, &svc_evidence, &svc_events,
+	&svc_bulk,   &svc_appraisal, &svc_evidence, &svc_events, &svc_rating,
 };
 
 typedef struct {
@@ -48,6 +49,7 @@ struct dispatcher {
 	atomic_ullong batch_requests; /* requests executed in them */
 	atomic_ullong batch_reruns;   /* requests re-run alone after ABORTED in a batch */
 	atomic_ullong batch_fallbacks;
+	atomic_ullong batch_savepoint_runs; /* batches run again with savepoints */
 };
 
 int dispatch_create(dispatcher **out, const server_info *info)
@@ -202,96 +204,6 @@ static void request_fingerprint(char hex[65], const Opra__V1__Request *req)
 	opra_buf_free(&b);
 }
 
-enum { IDEM_NEW, IDEM_REPLAY };
-
-/* Claims the key inside the open transaction. A concurrent request with the
- * same key blocks on the primary key until the first commits or rolls back,
- * so exactly one of them executes. */
-static int idem_claim(call *c, const method_entry *m, int *state, opra_buf *stored)
-{
-	PGresult *r = NULL;
-	char uid[32], fp[65];
-	int rc;
-
-	snprintf(uid, sizeof(uid), "%lld", c->who->id);
-	request_fingerprint(fp, c->req);
-	const char *p[4] = {uid, c->req->idempotency_key, m->full_name, fp};
-	rc = db_exec(&r, c->db, 1,
-		     "INSERT INTO idempotency (user_id, key, method, request_sha256) "
-		     "VALUES ($1::bigint, $2, $3, decode($4, 'hex')) ON CONFLICT DO NOTHING "
-		     "RETURNING 1",
-		     4, p);
-	if (rc != OPRA_OK)
-		goto done;
-	if (PQntuples(r) == 1) {
-		*state = IDEM_NEW;
-		goto done;
-	}
-	PQclear(r);
-	r = NULL;
-	rc = db_exec(&r, c->db, 1,
-		     "SELECT method, encode(request_sha256, 'hex'), status, encode(response, "
-		     "'hex') FROM idempotency WHERE user_id = $1::bigint AND key = $2",
-		     2, p);
-	if (rc != OPRA_OK)
-		goto done;
-	if (PQntuples(r) != 1) {
-		rc = opra_err_set(OPRA_ABORTED, "a concurrent request with the same idempotency "
-						"key changed state; retry");
-		goto done;
-	}
-	if (strcmp(PQgetvalue(r, 0, 0), m->full_name) != 0 ||
-	    strcmp(PQgetvalue(r, 0, 1), fp) != 0) {
-		rc = opra_err_set(OPRA_INVALID_ARGUMENT,
-				  "idempotency key '%s' was already used for a different request "
-				  "(%s); use a new key for a new operation",
-				  c->req->idempotency_key, PQgetvalue(r, 0, 0));
-		goto done;
-	}
-	*state = IDEM_REPLAY;
-	if (m->impl->flags & METHOD_SECRET_REPLY) {
-		rc = opra_err_set(OPRA_FAILED_PRECONDITION,
-				  "this operation already completed (idempotency key '%s'); its "
-				  "reply held a secret that is shown only once and not kept",
-				  c->req->idempotency_key);
-		goto done;
-	}
-	const char *hex = PQgetvalue(r, 0, 3);
-	size_t hex_len = (size_t)PQgetlength(r, 0, 3);
-	uint8_t *dst = opra_buf_reserve(stored, hex_len / 2);
-	if (dst == NULL) {
-		rc = OPRA_RESOURCE_EXHAUSTED;
-		goto done;
-	}
-	for (size_t i = 0; i + 1 < hex_len; i += 2) {
-		unsigned v = 0;
-		sscanf(hex + i, "%2x", &v);
-		dst[i / 2] = (uint8_t)v;
-	}
-	stored->len = hex_len / 2;
-done:
-	PQclear(r);
-	return rc;
-}
-
-static int idem_store(call *c, const method_entry *m)
-{
-	char uid[32];
-	snprintf(uid, sizeof(uid), "%lld", c->who->id);
-	int secret = (m->impl->flags & METHOD_SECRET_REPLY) != 0;
-	const char *p[3] = {uid, c->req->idempotency_key,
-			    secret ? "" : (const char *)c->reply->data};
-	int lens[3] = {0, 0, secret ? 0 : (int)c->reply->len};
-	int fmts[3] = {0, 0, 1};
-	PGresult *r = NULL;
-	int rc = db_exec_bin(&r, c->db, 0,
-			     "UPDATE idempotency SET status = 0, response = $3 "
-			     "WHERE user_id = $1::bigint AND key = $2",
-			     3, p, lens, fmts);
-	PQclear(r);
-	return rc;
-}
-
 /* One request on its way through the pipeline. Errors are kept here (not
  * only in the thread's last error) because a batch finishes its requests
  * after running them all. */
@@ -349,17 +261,173 @@ static call call_for(dispatcher *d, rstate *rs, db *dbh)
 	return c;
 }
 
+enum { IDEM_NEW, IDEM_REPLAY };
+
+#define IDEM_CLAIM_SQL                                                                             \
+	"INSERT INTO idempotency (user_id, key, method, request_sha256) "                          \
+	"VALUES ($1::bigint, $2, $3, decode($4, 'hex')) ON CONFLICT DO NOTHING "                   \
+	"RETURNING 1"
+#define IDEM_STORE_SQL                                                                             \
+	"UPDATE idempotency SET status = 0, response = $3 WHERE user_id = $1::bigint AND key = $2"
+
+/* The parameters of one request's idempotency statements (they point into
+ * this struct, the request and its reply: keep it alive until the
+ * statements ran). */
+typedef struct {
+	char uid[32];
+	char fp[65];
+	const char *claim[4];
+	const char *store[3];
+	int store_len[3];
+	int store_fmt[3];
+} idem_params;
+
+static void idem_params_init(idem_params *ip, const call *c, const method_entry *m)
+{
+	snprintf(ip->uid, sizeof(ip->uid), "%lld", c->who->id);
+	request_fingerprint(ip->fp, c->req);
+	ip->claim[0] = ip->uid;
+	ip->claim[1] = c->req->idempotency_key;
+	ip->claim[2] = m->full_name;
+	ip->claim[3] = ip->fp;
+	int secret = (m->impl->flags & METHOD_SECRET_REPLY) != 0;
+	ip->store[0] = ip->uid;
+	ip->store[1] = c->req->idempotency_key;
+	ip->store[2] = secret ? "" : (const char *)c->reply->data;
+	ip->store_len[0] = ip->store_len[1] = 0;
+	ip->store_len[2] = secret ? 0 : (int)c->reply->len;
+	ip->store_fmt[0] = ip->store_fmt[1] = 0;
+	ip->store_fmt[2] = 1;
+}
+
+static db_stmt stmt_plain(const char *sql)
+{
+	db_stmt s = {.sql = sql};
+	return s;
+}
+
+static db_stmt stmt_claim(const idem_params *ip)
+{
+	db_stmt s = {.sql = IDEM_CLAIM_SQL, .nparams = 4, .params = ip->claim, .want_rows = 1};
+	return s;
+}
+
+/* Call after the handler ran: the reply's address and length are read
+ * now. */
+static db_stmt stmt_store(idem_params *ip, const call *c, const method_entry *m)
+{
+	if (!(m->impl->flags & METHOD_SECRET_REPLY)) {
+		ip->store[2] = (const char *)c->reply->data;
+		ip->store_len[2] = (int)c->reply->len;
+	}
+	db_stmt s = {.sql = IDEM_STORE_SQL,
+		     .nparams = 3,
+		     .params = ip->store,
+		     .lengths = ip->store_len,
+		     .formats = ip->store_fmt};
+	return s;
+}
+
+/* After a claim that inserted nothing: the key is taken. A replay of the
+ * same request gets its stored reply (IDEM_REPLAY); a different request
+ * under the same key gets INVALID_ARGUMENT. Neither changes anything. */
+static int idem_lookup(call *c, const method_entry *m, const idem_params *ip, int *state,
+		       opra_buf *stored)
+{
+	PGresult *r = NULL;
+	int rc = db_exec(&r, c->db, 1,
+			 "SELECT method, encode(request_sha256, 'hex'), status, encode(response, "
+			 "'hex') FROM idempotency WHERE user_id = $1::bigint AND key = $2",
+			 2, ip->claim);
+	if (rc != OPRA_OK)
+		goto done;
+	if (PQntuples(r) != 1) {
+		rc = opra_err_set(OPRA_ABORTED, "a concurrent request with the same idempotency "
+						"key changed state; retry");
+		goto done;
+	}
+	if (strcmp(PQgetvalue(r, 0, 0), m->full_name) != 0 ||
+	    strcmp(PQgetvalue(r, 0, 1), ip->fp) != 0) {
+		rc = opra_err_set(OPRA_INVALID_ARGUMENT,
+				  "idempotency key '%s' was already used for a different request "
+				  "(%s); use a new key for a new operation",
+				  c->req->idempotency_key, PQgetvalue(r, 0, 0));
+		goto done;
+	}
+	*state = IDEM_REPLAY;
+	if (m->impl->flags & METHOD_SECRET_REPLY) {
+		rc = opra_err_set(OPRA_FAILED_PRECONDITION,
+				  "this operation already completed (idempotency key '%s'); its "
+				  "reply held a secret that is shown only once and not kept",
+				  c->req->idempotency_key);
+		goto done;
+	}
+	const char *hex = PQgetvalue(r, 0, 3);
+	size_t hex_len = (size_t)PQgetlength(r, 0, 3);
+	opra_buf_reset(stored);
+	uint8_t *dst = opra_buf_reserve(stored, hex_len / 2 + 1);
+	if (dst == NULL) {
+		rc = OPRA_RESOURCE_EXHAUSTED;
+		goto done;
+	}
+	for (size_t i = 0; i + 1 < hex_len; i += 2) {
+		unsigned v = 0;
+		sscanf(hex + i, "%2x", &v);
+		dst[i / 2] = (uint8_t)v;
+	}
+	stored->len = hex_len / 2;
+done:
+	PQclear(r);
+	return rc;
+}
+
+/* Runs `pre` (statements that need no result: BEGIN, SAVEPOINT, the
+ * previous request's idempotency record) and, for keyed methods, the claim
+ * of this request's key, in one round trip. A concurrent request with the
+ * same key blocks on the primary key until the first commits or rolls back,
+ * so exactly one of them executes. *state: IDEM_NEW, or IDEM_REPLAY with
+ * the stored reply in `stored`. */
+static int idem_claim(call *c, const method_entry *m, idem_params *ip, const db_stmt *pre,
+		      size_t npre, int *state, opra_buf *stored)
+{
+	db_stmt st[4];
+	size_t n = 0;
+	int keyed = !(m->impl->flags & METHOD_NO_KEY), rc;
+
+	*state = IDEM_NEW;
+	for (size_t i = 0; i < npre && n < 3; i++)
+		st[n++] = pre[i];
+	if (keyed)
+		st[n++] = stmt_claim(ip);
+	if ((rc = db_pipeline(c->db, st, n)) != OPRA_OK)
+		return rc;
+	if (!keyed)
+		return OPRA_OK;
+	int inserted = PQntuples(st[n - 1].res) == 1;
+	PQclear(st[n - 1].res);
+	if (inserted)
+		return OPRA_OK;
+	return idem_lookup(c, m, ip, state, stored);
+}
+
 /* The idempotency claim, the handler and the idempotency record, inside a
- * transaction (or savepoint) the caller opened. *replayed tells a stored
- * reply from a fresh one. */
-static int run_mutation(call *c, const method_entry *m, const ProtobufCMessage *body, int *replayed)
+ * transaction or savepoint: `pre` (BEGIN and/or SAVEPOINT) goes in one round
+ * trip with the claim, `end` (COMMIT or RELEASE) in one with the record.
+ * *replayed tells a stored reply from a fresh one; a replay runs neither
+ * the handler nor `end`. */
+static int run_mutation(call *c, const method_entry *m, const ProtobufCMessage *body, int *replayed,
+			const db_stmt *pre, size_t npre, const char *end)
 {
 	int state = IDEM_NEW, rc;
+	int keyed = !(m->impl->flags & METHOD_NO_KEY);
 	opra_buf stored = OPRA_BUF_INIT;
+	idem_params ip;
+	db_stmt post[2];
+	size_t npost = 0;
 
 	*replayed = 0;
-	if (!(m->impl->flags & METHOD_NO_KEY) &&
-	    (rc = idem_claim(c, m, &state, &stored)) != OPRA_OK)
+	idem_params_init(&ip, c, m);
+	if ((rc = idem_claim(c, m, &ip, pre, npre, &state, &stored)) != OPRA_OK)
 		goto done;
 	if (state == IDEM_REPLAY) {
 		*replayed = 1;
@@ -371,30 +439,33 @@ static int run_mutation(call *c, const method_entry *m, const ProtobufCMessage *
 	}
 	if ((rc = m->impl->fn(c, body)) != OPRA_OK)
 		goto done;
-	if (!(m->impl->flags & METHOD_NO_KEY))
-		rc = idem_store(c, m);
+	if (keyed)
+		post[npost++] = stmt_store(&ip, c, m);
+	post[npost++] = stmt_plain(end);
+	rc = db_pipeline(c->db, post, npost);
 done:
 	opra_buf_free(&stored);
 	return rc;
 }
 
 /* Runs the handler; for mutating methods inside one transaction with the
- * idempotency record. */
+ * idempotency record (BEGIN + claim in one round trip, record + COMMIT in
+ * another). */
 static int execute(call *c, const method_entry *m, const ProtobufCMessage *body)
 {
 	int rc, replayed = 0;
 	if (!(m->impl->flags & METHOD_MUTATES))
 		return m->impl->fn(c, body);
 
-	if ((rc = db_begin(c->db)) != OPRA_OK)
-		goto done;
-	if ((rc = run_mutation(c, m, body, &replayed)) != OPRA_OK || replayed)
-		goto done;
-	rc = db_commit(c->db);
-done:
+	db_stmt begin = stmt_plain("BEGIN");
+	rc = run_mutation(c, m, body, &replayed, &begin, 1, "COMMIT");
 	/* A replay changed nothing: roll back, keeping the reply. */
 	if (rc != OPRA_OK || replayed)
 		rollback_keep_error(c->db);
+	/* Users changed (revoked, re-scoped, added): no worker of this
+	 * process may keep using a cached verification of their tokens. */
+	if (rc == OPRA_OK && !replayed && strncmp(m->full_name, "opra.v1.User/", 13) == 0)
+		auth_cache_invalidate();
 	return rc;
 }
 
@@ -511,31 +582,103 @@ static int run_single(dispatcher *d, rstate *rs, db *dbh)
 	return rs_fail(rs, rc);
 }
 
-/* Group commit: the requests in b (authenticated METHOD_BATCH mutations)
- * run in one transaction, each inside its own savepoint with its
- * idempotency claim and record. A request that fails is rolled back to its
- * savepoint and keeps its own error; the others go on. Returns OPRA_OK when
- * the transaction reached its commit (whose failure, if any, is recorded in
- * every request that had succeeded), or an error when the batch itself
- * broke before the commit (connection lost): nothing was committed and the
- * caller runs the requests one by one. */
+/* Group commit, first try: the requests in b (authenticated METHOD_BATCH
+ * mutations) run in ONE transaction without savepoints. Each request's
+ * idempotency record goes in one round trip with the next request's claim,
+ * the last one's with the COMMIT. Savepoints are subtransactions: rows that
+ * every request locks and updates (the appraisal's chain head) then carry
+ * a MultiXact per request, which readers of the row pay for; one
+ * transaction id for the whole batch avoids that and saves two statements
+ * per request.
+ *
+ * Returns OPRA_OK when the transaction reached its commit (a failed COMMIT
+ * is recorded in every request, as in run_batch). Any failure before the
+ * commit (a request refused, a database error) rolls everything back and
+ * returns that error: nothing was committed and the caller runs the batch
+ * again with savepoints (run_batch), which isolates the failing request. */
+static int run_batch_fast(dispatcher *d, rstate **b, size_t n, db *dbh)
+{
+	idem_params *ips = opra_calloc(n, sizeof(*ips));
+	db_stmt pre[2];
+	size_t npre = 0;
+	int rc;
+
+	if (ips == NULL)
+		return opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
+	pre[npre++] = stmt_plain("BEGIN");
+	for (size_t i = 0; i < n; i++) {
+		rstate *rs = b[i];
+		int state = IDEM_NEW;
+		opra_buf_reset(&rs->reply);
+		rs->rc = OPRA_OK;
+		call c = call_for(d, rs, dbh);
+		opra_err_clear();
+		idem_params_init(&ips[i], &c, rs->m);
+		/* A replay's stored reply lands in the request's reply. */
+		rc = idem_claim(&c, rs->m, &ips[i], pre, npre, &state, &rs->reply);
+		npre = 0;
+		if (rc != OPRA_OK)
+			goto retry;
+		if (state == IDEM_REPLAY)
+			continue;
+		if ((rc = rs->m->impl->fn(&c, rs->body)) != OPRA_OK)
+			goto retry;
+		if (!(rs->m->impl->flags & METHOD_NO_KEY))
+			pre[npre++] = stmt_store(&ips[i], &c, rs->m);
+	}
+	pre[npre++] = stmt_plain("COMMIT");
+	if ((rc = db_pipeline(dbh, pre, npre)) != OPRA_OK) {
+		if (!pre[npre - 1].failed)
+			goto retry; /* a record failed: the COMMIT never ran */
+		/* The outcome of a failed COMMIT is not known for sure (the
+		 * connection may have dropped after the server committed): every
+		 * request gets the error and is retried by its idempotency key. */
+		for (size_t i = 0; i < n; i++)
+			rs_fail(b[i], rc);
+		rollback_keep_error(dbh);
+	}
+	atomic_fetch_add(&d->batch_txns, 1);
+	atomic_fetch_add(&d->batch_requests, n);
+	opra_free(ips);
+	return OPRA_OK;
+retry:
+	rollback_keep_error(dbh);
+	for (size_t i = 0; i < n; i++) {
+		b[i]->rc = OPRA_OK;
+		opra_buf_reset(&b[i]->reply);
+	}
+	opra_free(ips);
+	return rc;
+}
+
+/* Group commit with a savepoint per request: each runs inside its own
+ * savepoint with its idempotency claim and record (SAVEPOINT + claim in one
+ * round trip, record + RELEASE in another). A request that fails is rolled
+ * back to its savepoint and keeps its own error; the others go on. Returns
+ * OPRA_OK when the transaction reached its commit (whose failure, if any, is
+ * recorded in every request that had succeeded), or an error when the batch
+ * itself broke before the commit (connection lost): nothing was committed
+ * and the caller runs the requests one by one. */
 static int run_batch(dispatcher *d, rstate **b, size_t n, db *dbh)
 {
 	int rc;
-	if ((rc = db_begin(dbh)) != OPRA_OK)
-		return rc;
+	db_stmt pre[2];
 	for (size_t i = 0; i < n; i++) {
 		rstate *rs = b[i];
 		int replayed = 0;
+		size_t npre = 0;
 		opra_buf_reset(&rs->reply);
-		if ((rc = db_cmd(dbh, "SAVEPOINT opra_batch", 0, NULL)) != OPRA_OK)
-			goto broken;
+		if (i == 0)
+			pre[npre++] = stmt_plain("BEGIN");
+		pre[npre++] = stmt_plain("SAVEPOINT opra_batch");
 		call c = call_for(d, rs, dbh);
 		opra_err_clear();
-		rc = run_mutation(&c, rs->m, rs->body, &replayed);
+		rc = run_mutation(&c, rs->m, rs->body, &replayed, pre, npre,
+				  "RELEASE SAVEPOINT opra_batch");
 		if (rc == OPRA_OK) {
 			rs->rc = OPRA_OK;
-			if (db_cmd(dbh, "RELEASE SAVEPOINT opra_batch", 0, NULL) != OPRA_OK)
+			if (replayed &&
+			    db_cmd(dbh, "RELEASE SAVEPOINT opra_batch", 0, NULL) != OPRA_OK)
 				goto broken;
 			continue;
 		}
@@ -544,9 +687,9 @@ static int run_batch(dispatcher *d, rstate **b, size_t n, db *dbh)
 		 * about the request: run it again alone once the batch is
 		 * done, rather than failing it to the client. */
 		rs->rerun = rc == OPRA_ABORTED;
-		if (db_lost(dbh) ||
-		    db_cmd(dbh, "ROLLBACK TO SAVEPOINT opra_batch", 0, NULL) != OPRA_OK ||
-		    db_cmd(dbh, "RELEASE SAVEPOINT opra_batch", 0, NULL) != OPRA_OK)
+		db_stmt undo[2] = {stmt_plain("ROLLBACK TO SAVEPOINT opra_batch"),
+				   stmt_plain("RELEASE SAVEPOINT opra_batch")};
+		if (db_lost(dbh) || !db_in_transaction(dbh) || db_pipeline(dbh, undo, 2) != OPRA_OK)
 			goto broken;
 	}
 	if ((rc = db_commit(dbh)) != OPRA_OK) {
@@ -663,7 +806,18 @@ void dispatch_run(dispatcher *d, db *dbh, dispatch_item *items, size_t n)
 	} else if (nb > 1) {
 		char how[48];
 		snprintf(how, sizeof(how), " batch=%zu", nb);
-		if (run_batch(d, b, nb, dbh) != OPRA_OK) {
+		int rc = run_batch_fast(d, b, nb, dbh);
+		if (rc != OPRA_OK) {
+			/* Nothing was committed: isolate the failure with savepoints. */
+			atomic_fetch_add(&d->batch_savepoint_runs, 1);
+			log_debug("a group-commit batch of %zu requests failed before its commit "
+				  "(%s); running it again with a savepoint per request",
+				  nb, opra_err_msg());
+			if (dbh && db_lost(dbh))
+				db_ensure(dbh);
+			rc = run_batch(d, b, nb, dbh);
+		}
+		if (rc != OPRA_OK) {
 			/* Nothing was committed: run them one by one. */
 			atomic_fetch_add(&d->batch_fallbacks, 1);
 			log_warn("a group-commit batch of %zu requests broke before its commit "
@@ -776,4 +930,5 @@ void dispatch_batch_stats(const dispatcher *d, dispatch_batch_counters *out)
 	out->requests = atomic_load(&d->batch_requests);
 	out->reruns = atomic_load(&d->batch_reruns);
 	out->fallbacks = atomic_load(&d->batch_fallbacks);
+	out->savepoint_runs = atomic_load(&d->batch_savepoint_runs);
 }

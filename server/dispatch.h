@@ -62,8 +62,10 @@ typedef struct {
 /* Handles n requests popped together. Each gets the full pipeline (check
  * order as in dispatch_handle) and one response in its out, or is parked.
  * Mutating METHOD_BATCH requests among them are executed in ONE transaction
- * (group commit), each in its own savepoint with its idempotency record: a
- * failing request is rolled back alone and gets its own error; one that
+ * (group commit), each with its idempotency record: first all together
+ * without savepoints; if anything fails before the commit, everything is
+ * rolled back and the batch runs again with a savepoint per request, where
+ * a failing request is rolled back alone and gets its own error; one that
  * failed with ABORTED (deadlock, serialisation) runs again alone after the
  * batch; if the commit fails every request of the batch gets that error.
  * No response is produced before its transaction committed. */
@@ -76,10 +78,12 @@ unsigned dispatch_peek_flags(const dispatcher *d, const uint8_t *data, size_t le
 
 /* Group-commit counters since the dispatcher was created. */
 typedef struct {
-	unsigned long long transactions; /* batch transactions (2 or more requests each) */
-	unsigned long long requests;	 /* requests executed in them */
-	unsigned long long reruns;	 /* re-run alone after ABORTED inside a batch */
-	unsigned long long fallbacks;	 /* batches that broke before their commit */
+	unsigned long long transactions;   /* batch transactions (2 or more requests each) */
+	unsigned long long requests;	   /* requests executed in them */
+	unsigned long long reruns;	   /* re-run alone after ABORTED inside a batch */
+	unsigned long long fallbacks;	   /* batches that broke before their commit */
+	unsigned long long savepoint_runs; /* batches run again with a savepoint per request
+					      after a failure in the first, savepoint-free try */
 } dispatch_batch_counters;
 void dispatch_batch_stats(const dispatcher *d, dispatch_batch_counters *out);
 

@@ -54,6 +54,12 @@ static const char usage_text[] =
 	"                         get RESOURCE_EXHAUSTED and retry (default 256)\n"
 	"  --max-message-size B   largest request accepted, in bytes; larger ones are\n"
 	"                         dropped by the transport (default 4194304 = 4 MiB)\n"
+	"  --batch-max N          group commit: most small writes (e.g. evidence submits)\n"
+	"                         one worker runs in one transaction (default 32, 1..1024;\n"
+	"                         1 turns grouping off)\n"
+	"  --max-parked N         long polls (opra watch) that may wait at once without a\n"
+	"                         worker; beyond that they get RESOURCE_EXHAUSTED\n"
+	"                         (default 1024, 1..100000)\n"
 	"  --tls-cert FILE        PEM certificate (chain) for tls+tcp:// listeners\n"
 	"  --tls-key FILE         PEM private key for it\n"
 	"  --tls-client-ca FILE   require client certificates signed by this CA\n"
@@ -76,6 +82,8 @@ typedef struct {
 	long workers;
 	long queue_depth;
 	long recv_max;
+	long batch_max;
+	long max_parked;
 	const char *tls_cert;
 	const char *tls_key;
 	const char *tls_client_ca;
@@ -92,6 +100,8 @@ enum {
 	OPT_WORKERS,
 	OPT_QUEUE,
 	OPT_RECV_MAX,
+	OPT_BATCH_MAX,
+	OPT_MAX_PARKED,
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
 	OPT_TLS_CLIENT_CA,
@@ -109,6 +119,8 @@ static const struct option long_opts[] = {
 	{"workers", required_argument, NULL, OPT_WORKERS},
 	{"queue-depth", required_argument, NULL, OPT_QUEUE},
 	{"max-message-size", required_argument, NULL, OPT_RECV_MAX},
+	{"batch-max", required_argument, NULL, OPT_BATCH_MAX},
+	{"max-parked", required_argument, NULL, OPT_MAX_PARKED},
 	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
 	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
 	{"tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA},
@@ -175,6 +187,14 @@ static int apply_option(options *o, int id, const char *val, int from_file)
 		return from_file && o->recv_max ? 0
 						: parse_number("max-message-size", val, 65536,
 							       1024L * 1024 * 1024, &o->recv_max);
+	case OPT_BATCH_MAX:
+		return from_file && o->batch_max
+			       ? 0
+			       : parse_number("batch-max", val, 1, 1024, &o->batch_max);
+	case OPT_MAX_PARKED:
+		return from_file && o->max_parked
+			       ? 0
+			       : parse_number("max-parked", val, 1, 100000, &o->max_parked);
 	case OPT_TLS_CERT:
 		if (!(from_file && o->tls_cert))
 			o->tls_cert = val;
@@ -282,6 +302,10 @@ static int parse_args(options *o, int argc, char **argv, kvfile **kv)
 		o->queue_depth = DEFAULT_QUEUE;
 	if (o->recv_max == 0)
 		o->recv_max = DEFAULT_RECV_MAX;
+	if (o->batch_max == 0)
+		o->batch_max = RPCSERVER_BATCH_MAX;
+	if (o->max_parked == 0)
+		o->max_parked = RPCSERVER_MAX_PARKED;
 	if ((o->tls_cert == NULL) != (o->tls_key == NULL))
 		return usage_error("--tls-cert and --tls-key go together");
 	return 0;
@@ -456,6 +480,8 @@ static int cmd_serve(const options *o)
 				.workers = (int)o->workers,
 				.queue_depth = (size_t)o->queue_depth,
 				.recv_max = (size_t)o->recv_max,
+				.batch_max = (size_t)o->batch_max,
+				.max_parked = (size_t)o->max_parked,
 				.tls_cert = o->tls_cert,
 				.tls_key = o->tls_key,
 				.tls_client_ca = o->tls_client_ca};
@@ -469,9 +495,9 @@ static int cmd_serve(const options *o)
 	}
 	for (size_t i = 0; i < o->n_listen; i++)
 		log_info("oprad %s listening on %s (%ld workers, queue %ld, max message %ld bytes, "
-			 "database: %s)",
+			 "group commit up to %ld, up to %ld parked long polls, database: %s)",
 			 OPRA_VERSION, o->listen[i], o->workers, o->queue_depth, o->recv_max,
-			 o->db ? "external" : "embedded");
+			 o->batch_max, o->max_parked, o->db ? "external" : "embedded");
 	/* Readiness line for scripts waiting on the log. */
 	log_info("ready");
 

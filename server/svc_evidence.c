@@ -765,109 +765,118 @@ static int submit_validate(const ProtobufCMessage *in)
 	return OPRA_OK;
 }
 
-/* What Submit needs, resolved in one statement for the common case: the
- * appraisal by name, the caller's member role, the practice (unqualified,
- * exactly one in the appraisal's scope), the instance by name, the blob (for
- * files) and a new evidence id. Anything unusual (an id instead of a name, a
- * qualified or ambiguous practice, anything missing or refused) falls back to
- * the shared helpers, which give the precise error. */
-typedef struct {
-	appraisal_ref a;
-	long long practice_id;
-	char practice[PRACTICE_ID_MAX + 1];
-	long long instance_id;
-	int blob_found;
-	long long blob_size;
-	char evidence_id[32];
-} submit_target;
-
-static int submit_resolve(call *c, const Opra__V1__EvidenceSubmitRequest *req, const char *hex,
-			  submit_target *t)
+/* Fills the reply of a new item. */
+static int submit_reply(call *c, const Opra__V1__EvidenceSubmitRequest *req, const char *id,
+			const char *appraisal, const char *practice, const char *status,
+			const char *hex, uint64_t size, const char *submitted_at)
 {
-	PGresult *r = NULL;
-	char uid[32];
-	int rc, fast = 0;
+	Opra__V1__EvidenceItem it = OPRA__V1__EVIDENCE_ITEM__INIT;
+	it.id = (char *)id;
+	it.appraisal = (char *)appraisal;
+	it.practice = (char *)practice;
+	it.instance = req->instance;
+	it.kind = req->kind;
+	it.title = req->title;
+	it.status = (char *)status;
+	it.sha256 = (char *)hex;
+	it.size = size;
+	it.submitted_by = (char *)c->who->name;
+	it.submitted_at = (char *)submitted_at;
+	it.site = c->req->site;
+	it.client_id = c->req->client_id;
+	it.file_name = req->file_name;
+	it.is_text = req->text[0] != '\0';
+	Opra__V1__EvidenceReply resp = OPRA__V1__EVIDENCE_REPLY__INIT;
+	resp.evidence = &it;
+	resp.result = "submitted";
+	return call_reply(c, &resp.base);
+}
 
-	memset(t, 0, sizeof(*t));
+/* The slow path of Submit: the shared helpers resolve what the fast path
+ * did not take (an appraisal id, a qualified practice) or say precisely why
+ * the request is refused; SQL evidence_add then stores the item and its
+ * event. */
+static int submit_slow(call *c, const Opra__V1__EvidenceSubmitRequest *req, const char *hex,
+		       uint64_t size)
+{
+	appraisal_ref a;
+	PGresult *r = NULL;
+	char practice[PRACTICE_ID_MAX + 1], aid[32], pid[32], iid[32], size_text[32], uid[32];
+	long long practice_id = 0, instance_id = 0;
+	int is_text = req->text[0] != '\0', rc;
+
+	if ((rc = appraisal_open(c, req->appraisal, MEMBERS_SUBMIT, APPR_WRITE, &a)) != OPRA_OK ||
+	    (rc = appraisal_practice(c, &a, req->practice, &practice_id, practice)) != OPRA_OK ||
+	    (rc = appraisal_instance(c, &a, req->instance, &instance_id)) != OPRA_OK)
+		return rc;
+	if (!is_text) {
+		const char *pb[1] = {hex};
+		if ((rc = db_exec(&r, c->db, 1,
+				  "SELECT size FROM blobs WHERE sha256 = decode($1, 'hex')", 1,
+				  pb)) != OPRA_OK)
+			return rc;
+		int found = PQntuples(r) == 1;
+		long long blob_size = found ? to_ll(PQgetvalue(r, 0, 0)) : 0;
+		PQclear(r);
+		r = NULL;
+		if (!found)
+			return opra_err_set(OPRA_FAILED_PRECONDITION,
+					    "no file with SHA-256 %s is stored: upload it first "
+					    "(opra evidence submit --file does both)",
+					    hex);
+		if ((uint64_t)blob_size != size)
+			return opra_err_set(OPRA_INVALID_ARGUMENT,
+					    "the stored file with SHA-256 %s has %lld bytes, not "
+					    "%" PRIu64,
+					    hex, blob_size, size);
+	}
+	const char *status = a.my_role == MEMBER_AUTOMATION ? "proposed" : "accepted";
+	snprintf(aid, sizeof(aid), "%lld", a.id);
+	snprintf(pid, sizeof(pid), "%lld", practice_id);
+	snprintf(iid, sizeof(iid), "%lld", instance_id);
+	snprintf(size_text, sizeof(size_text), "%" PRIu64, size);
 	snprintf(uid, sizeof(uid), "%lld", c->who->id);
-	const char *p[5] = {req->appraisal, uid, req->practice, req->instance, hex};
+	const char *p[18] = {aid,
+			     pid,
+			     practice,
+			     iid,
+			     req->instance,
+			     req->kind,
+			     req->title,
+			     status,
+			     hex,
+			     size_text,
+			     is_text ? req->text : NULL,
+			     req->file_name,
+			     uid,
+			     c->who->name,
+			     c->req->site,
+			     c->req->client_id,
+			     c->peer ? c->peer : "",
+			     c->req->method};
 	rc = db_exec(&r, c->db, 1,
-		     "SELECT a.id, a.name, a.sealed_at IS NOT NULL, coalesce(m.role, ''), "
-		     "pr.n, pr.id, pr.full_id, i.id, b.size, nextval('evidence_id_seq') "
-		     "FROM appraisals a "
-		     "LEFT JOIN appraisal_members m ON m.appraisal_id = a.id "
-		     "AND m.user_id = $2::bigint "
-		     "LEFT JOIN appraisal_instances i ON i.appraisal_id = a.id AND i.name = $4 "
-		     "LEFT JOIN blobs b ON b.sha256 = decode($5, 'hex') "
-		     "CROSS JOIN LATERAL (SELECT count(*) AS n, min(p.id) AS id, "
-		     "min(p.full_id) AS full_id FROM practices p JOIN goals g ON g.id = p.goal_id "
-		     "JOIN appraisal_pas ap ON ap.pa_id = g.pa_id AND ap.appraisal_id = a.id "
-		     "WHERE p.full_id_lower = lower($3)) pr "
-		     "WHERE a.name = $1",
-		     5, p);
+		     "SELECT o_id, o_submitted_at FROM evidence_add($1::bigint, $2::bigint, $3, "
+		     "$4::bigint, $5, $6, $7, $8, decode($9, 'hex'), $10::bigint, $11::text, $12, "
+		     "$13::bigint, $14, $15, $16, $17, $18)",
+		     18, p);
 	if (rc != OPRA_OK)
 		return rc;
-	if (PQntuples(r) == 1) {
-		t->a.id = to_ll(PQgetvalue(r, 0, 0));
-		snprintf(t->a.name, sizeof(t->a.name), "%s", PQgetvalue(r, 0, 1));
-		t->a.sealed = PQgetvalue(r, 0, 2)[0] == 't';
-		t->a.my_role = member_role_from_name(PQgetvalue(r, 0, 3));
-		snprintf(t->evidence_id, sizeof(t->evidence_id), "%s", PQgetvalue(r, 0, 9));
-		if (!t->a.sealed && (t->a.my_role & MEMBERS_SUBMIT) &&
-		    strcmp(PQgetvalue(r, 0, 4), "1") == 0 && strchr(req->practice, '/') == NULL &&
-		    !PQgetisnull(r, 0, 7)) {
-			fast = 1;
-			t->practice_id = to_ll(PQgetvalue(r, 0, 5));
-			snprintf(t->practice, sizeof(t->practice), "%s", PQgetvalue(r, 0, 6));
-			t->instance_id = to_ll(PQgetvalue(r, 0, 7));
-		}
-		if (!PQgetisnull(r, 0, 8)) {
-			t->blob_found = 1;
-			t->blob_size = to_ll(PQgetvalue(r, 0, 8));
-		}
-	}
+	rc = submit_reply(c, req, PQgetvalue(r, 0, 0), a.name, practice, status, hex, size,
+			  PQgetvalue(r, 0, 1));
 	PQclear(r);
-	r = NULL;
-	if (!fast) {
-		if ((rc = appraisal_open(c, req->appraisal, MEMBERS_SUBMIT, APPR_WRITE, &t->a)) !=
-			    OPRA_OK ||
-		    (rc = appraisal_practice(c, &t->a, req->practice, &t->practice_id,
-					     t->practice)) != OPRA_OK ||
-		    (rc = appraisal_instance(c, &t->a, req->instance, &t->instance_id)) != OPRA_OK)
-			return rc;
-		if (t->evidence_id[0] == '\0') {
-			rc = db_exec(&r, c->db, 1, "SELECT nextval('evidence_id_seq')", 0, NULL);
-			if (rc != OPRA_OK)
-				return rc;
-			snprintf(t->evidence_id, sizeof(t->evidence_id), "%s", PQgetvalue(r, 0, 0));
-			PQclear(r);
-		}
-	}
-	return OPRA_OK;
+	return rc;
 }
 
-/* The event's after-image of a new item. Caller frees with free(). */
-static char *submit_event_json(const call *c, const Opra__V1__EvidenceSubmitRequest *req,
-			       const submit_target *t, const char *status, const char *hex,
-			       uint64_t size)
-{
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:b}", "id",
-			      t->evidence_id, "practice", t->practice, "instance", req->instance,
-			      "kind", req->kind, "status", status, "sha256", hex, "size",
-			      (json_int_t)size, "title", req->title, "site", c->req->site,
-			      "file_name", req->file_name, "text", req->text[0] != '\0');
-	char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(o);
-	return s;
-}
-
+/* Submit: one statement (SQL evidence_submit, sql/007_submit_fast.sql)
+ * resolves and stores a plain request; anything it does not take goes the
+ * slow path. Either way the appraisal row is locked before the evidence
+ * row's foreign key share-locks it, so concurrent submissions queue instead
+ * of deadlocking. */
 static int submit(call *c, const ProtobufCMessage *in)
 {
 	const Opra__V1__EvidenceSubmitRequest *req = (const Opra__V1__EvidenceSubmitRequest *)in;
-	submit_target t;
 	PGresult *r = NULL;
-	char *after = NULL;
-	char hex[SHA256_HEX_LEN + 1] = "", size_text[32], uid[32], object[64];
+	char hex[SHA256_HEX_LEN + 1] = "", size_text[32], uid[32];
 	uint8_t h[SHA256_BYTES];
 	int is_text = req->text[0] != '\0', rc;
 	uint64_t size;
@@ -883,103 +892,39 @@ static int submit(call *c, const ProtobufCMessage *in)
 		sha256_parse_hex(h, req->sha256);
 	}
 	sha256_hex(hex, h);
-	if ((rc = submit_resolve(c, req, hex, &t)) != OPRA_OK)
-		goto done;
-	if (!is_text) {
-		if (!t.blob_found) {
-			const char *pb[1] = {hex};
-			if ((rc = db_exec(&r, c->db, 1,
-					  "SELECT size FROM blobs WHERE sha256 = decode($1, 'hex')",
-					  1, pb)) != OPRA_OK)
-				goto done;
-			if (PQntuples(r) == 1) {
-				t.blob_found = 1;
-				t.blob_size = to_ll(PQgetvalue(r, 0, 0));
-			}
-			PQclear(r);
-			r = NULL;
-		}
-		if (!t.blob_found) {
-			rc = opra_err_set(OPRA_FAILED_PRECONDITION,
-					  "no file with SHA-256 %s is stored: upload it first "
-					  "(opra evidence submit --file does both)",
-					  hex);
-			goto done;
-		}
-		if ((uint64_t)t.blob_size != size) {
-			rc = opra_err_set(OPRA_INVALID_ARGUMENT,
-					  "the stored file with SHA-256 %s has %lld bytes, not "
-					  "%" PRIu64,
-					  hex, t.blob_size, size);
-			goto done;
-		}
-	}
-	const char *status = t.a.my_role == MEMBER_AUTOMATION ? "proposed" : "accepted";
-	if ((after = submit_event_json(c, req, &t, status, hex, size)) == NULL) {
-		rc = oom();
-		goto done;
-	}
-	/* The event first: it locks the appraisal row (FOR UPDATE) before the
-	 * evidence row's foreign key takes a share lock on it, so concurrent
-	 * submissions queue instead of deadlocking. */
-	snprintf(object, sizeof(object), "evidence %s", t.evidence_id);
-	if ((rc = appraisal_event(c, &t.a, object, NULL, after, 0, NULL)) != OPRA_OK)
-		goto done;
-	char aid[32], pid[32], iid[32];
-	snprintf(aid, sizeof(aid), "%lld", t.a.id);
-	snprintf(pid, sizeof(pid), "%lld", t.practice_id);
-	snprintf(iid, sizeof(iid), "%lld", t.instance_id);
 	snprintf(size_text, sizeof(size_text), "%" PRIu64, size);
 	snprintf(uid, sizeof(uid), "%lld", c->who->id);
-	const char *p[14] = {t.evidence_id,
-			     aid,
-			     pid,
-			     iid,
+	const char *p[15] = {req->appraisal,
+			     uid,
+			     req->practice,
+			     req->instance,
 			     req->kind,
 			     req->title,
-			     status,
 			     hex,
 			     size_text,
 			     is_text ? req->text : NULL,
 			     req->file_name,
-			     uid,
+			     c->who->name,
 			     c->req->site,
-			     c->req->client_id};
-	rc = db_exec(
-		&r, c->db, 1,
-		"INSERT INTO evidence (id, appraisal_id, practice_id, instance_id, kind, "
-		"title, status, sha256, size, body_text, blob_sha256, file_name, "
-		"submitted_by, site, client_id) VALUES ($1::bigint, $2::bigint, $3::bigint, "
-		"$4::bigint, $5, $6, $7, decode($8, 'hex'), $9::bigint, $10::text, "
-		"CASE WHEN $10::text IS NULL THEN decode($8, 'hex') END, $11, $12::bigint, $13, "
-		"$14) RETURNING " TS("submitted_at"),
-		14, p);
+			     c->req->client_id,
+			     c->peer ? c->peer : "",
+			     c->req->method};
+	rc = db_exec(&r, c->db, 1,
+		     "SELECT o_id, o_appraisal, o_practice, o_status, o_submitted_at FROM "
+		     "evidence_submit($1, $2::bigint, $3, $4, $5, $6, decode($7, 'hex'), "
+		     "$8::bigint, $9::text, $10, $11, $12, $13, $14, $15)",
+		     15, p);
 	if (rc != OPRA_OK)
-		goto done;
-	Opra__V1__EvidenceItem it = OPRA__V1__EVIDENCE_ITEM__INIT;
-	it.id = t.evidence_id;
-	it.appraisal = t.a.name;
-	it.practice = t.practice;
-	it.instance = req->instance;
-	it.kind = req->kind;
-	it.title = req->title;
-	it.status = (char *)status;
-	it.sha256 = hex;
-	it.size = size;
-	it.submitted_by = (char *)c->who->name;
-	it.submitted_at = PQgetvalue(r, 0, 0);
-	it.site = c->req->site;
-	it.client_id = c->req->client_id;
-	it.file_name = req->file_name;
-	it.is_text = is_text;
-	Opra__V1__EvidenceReply resp = OPRA__V1__EVIDENCE_REPLY__INIT;
-	resp.evidence = &it;
-	resp.result = "submitted";
-	rc = call_reply(c, &resp.base);
-done:
+		return rc;
+	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
+		rc = submit_reply(c, req, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
+				  PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3), hex, size,
+				  PQgetvalue(r, 0, 4));
+		PQclear(r);
+		return rc;
+	}
 	PQclear(r);
-	free(after);
-	return rc;
+	return submit_slow(c, req, hex, size);
 }
 
 /* ---- List ---- */

@@ -855,6 +855,49 @@ static void concurrent_submitters(void **state)
 			 CONC_CLIENTS / 2 * CONC_ITEMS);
 }
 
+/* What the one-statement fast path does not take (the appraisal by id, a
+ * model-qualified practice) goes the slow path and stores the same item,
+ * event and chain link; a bot's item starts proposed there too. */
+static void slow_path_forms(void **state)
+{
+	rpc_client *appr = client(U_APPRAISER), *bot = client(U_BOT);
+	Opra__V1__EvidenceReply *r = NULL;
+	long events0 = assert_chain("ovig");
+	long items0 = appraisal_count("evidence", "ovig");
+	char id[32];
+	snprintf(id, sizeof(id), "%ld", count("SELECT id FROM appraisals WHERE name = 'ovig'"));
+
+	assert_int_equal(submit_text(appr, id, "tm-1/adm:sg1.sp1", "claims", "affirmation",
+				     "slow path one", NULL, &r),
+			 OPRA_OK);
+	assert_string_equal(r->evidence->appraisal, "ovig");
+	assert_string_equal(r->evidence->practice, "ADM:SG1.SP1");
+	assert_string_equal(r->evidence->status, "accepted");
+	assert_true(strlen(r->evidence->submitted_at) == 20);
+	char q[256];
+	snprintf(q, sizeof(q),
+		 "SELECT count(*) FROM evidence e JOIN events v ON v.object = 'evidence ' || e.id "
+		 "WHERE e.id = %s AND e.body_text = 'slow path one' AND v.after->>'practice' = "
+		 "'ADM:SG1.SP1' AND v.after->>'id' = '%s'",
+		 r->evidence->id, r->evidence->id);
+	assert_int_equal(count(q), 1);
+	testserver_reply_free(r);
+	r = NULL;
+	assert_int_equal(submit_text(bot, "ovig", "TM-1/ADM:SG1.SP1", "claims", "affirmation",
+				     "slow path two", NULL, &r),
+			 OPRA_OK);
+	assert_string_equal(r->evidence->status, "proposed");
+	testserver_reply_free(r);
+	/* The fast path's event and the slow path's chain on one another. */
+	assert_int_equal(submit_text(appr, "ovig", "ADM:SG1.SP1", "claims", "affirmation",
+				     "fast path after", NULL, NULL),
+			 OPRA_OK);
+	assert_int_equal(appraisal_count("evidence", "ovig"), items0 + 3);
+	assert_int_equal(assert_chain("ovig"), events0 + 3);
+	rpc_client_close(appr);
+	rpc_client_close(bot);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -865,6 +908,7 @@ int main(void)
 		cmocka_unit_test(upload_mismatch_and_limits),
 		cmocka_unit_test(role_matrix),
 		cmocka_unit_test(concurrent_submitters),
+		cmocka_unit_test(slow_path_forms),
 	};
 	cmocka_set_message_output(CM_OUTPUT_STDOUT);
 	return cmocka_run_group_tests(tests, setup, teardown);

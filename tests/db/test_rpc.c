@@ -202,6 +202,41 @@ static void revoked_tokens_stop_working(void **state)
 	rpc_client_close(admin);
 }
 
+/* A token revoked behind this process's back (by another oprad on the same
+ * database; here: SQL) stops working within the auth cache's bound, even
+ * right after every worker verified it. */
+static void revocation_elsewhere_takes_effect_within_the_cache_bound(void **state)
+{
+	char tok[TOKEN_TEXT_LEN + 1], key[33];
+	rpc_client *admin = client(admin_token.text);
+	rpc_new_key(key);
+	assert_int_equal(user_add(admin, "grace", "user", key, tok), OPRA_OK);
+	rpc_client *grace = client(tok);
+	/* Enough calls that every worker has it cached. */
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(whoami(grace, NULL), OPRA_OK);
+	long long t0 = opra_now_us();
+	assert_int_equal(db_cmd(admin_db,
+				"UPDATE users SET revoked_at = now() WHERE name = 'grace'", 0,
+				NULL),
+			 OPRA_OK);
+	int rc = OPRA_OK;
+	while (rc == OPRA_OK && opra_now_us() - t0 < 3 * AUTH_CACHE_US) {
+		rc = whoami(grace, NULL);
+		if (rc == OPRA_OK)
+			usleep(20 * 1000);
+	}
+	long long took = opra_now_us() - t0;
+	print_message("revoked token refused after %lld ms\n", took / 1000);
+	assert_int_equal(rc, OPRA_UNAUTHENTICATED);
+	assert_non_null(strstr(opra_err_msg(), "revoked"));
+	assert_true(took <= AUTH_CACHE_US + 250 * 1000);
+	/* And it stays refused. */
+	assert_int_equal(whoami(grace, NULL), OPRA_UNAUTHENTICATED);
+	rpc_client_close(grace);
+	rpc_client_close(admin);
+}
+
 static void idempotency_keys_make_retries_exactly_once(void **state)
 {
 	rpc_client *admin = client(admin_token.text);
@@ -605,8 +640,10 @@ static void group_commit_groups_concurrent_writes(void **state)
 	unsigned long long batched = after.requests - before.requests;
 	print_message("group commit: %llu of %d requests in %llu transactions\n", batched,
 		      LOAD_CLIENTS * LOAD_PUTS, txns);
-	/* With one worker and 32 clients, most writes share a transaction. */
+	/* With one worker and 32 clients, most writes share a transaction;
+	 * nothing failed, so no batch needed savepoints. */
 	assert_true(txns > 0);
+	assert_int_equal(after.savepoint_runs - before.savepoint_runs, 0);
 	assert_true(batched >= (unsigned long long)(LOAD_CLIENTS * LOAD_PUTS) / 2);
 	assert_true(batched >= 3 * txns);
 	/* One idempotency record per request all the same. */
@@ -655,6 +692,8 @@ static void failing_request_in_a_batch_fails_alone(void **state)
 	assert_int_equal(after.transactions - before.transactions, 1);
 	assert_int_equal(after.requests - before.requests, N - 1);
 	assert_int_equal(after.reruns - before.reruns, 1);
+	/* It first ran without savepoints, failed, and ran again with them. */
+	assert_int_equal(after.savepoint_runs - before.savepoint_runs, 1);
 	assert_int_equal(count_rows("SELECT count(*) FROM batch_items WHERE name IN ('first', "
 				    "'good1', 'good2', 'good3', 'abort1')"),
 			 5);
@@ -694,6 +733,7 @@ int main(void)
 		cmocka_unit_test(tokens_authenticate),
 		cmocka_unit_test(roles_are_enforced),
 		cmocka_unit_test(revoked_tokens_stop_working),
+		cmocka_unit_test(revocation_elsewhere_takes_effect_within_the_cache_bound),
 		cmocka_unit_test(idempotency_keys_make_retries_exactly_once),
 		cmocka_unit_test(concurrent_retries_execute_once),
 		cmocka_unit_test(bad_requests_get_clear_errors),
