@@ -258,6 +258,11 @@ int cmd_evidence_list(cli_ctx *ctx, const cli_args *args);
 int cmd_evidence_get(cli_ctx *ctx, const cli_args *args);
 int cmd_evidence_accept(cli_ctx *ctx, const cli_args *args);
 int cmd_evidence_reject(cli_ctx *ctx, const cli_args *args);
+int cmd_evidence_link(cli_ctx *ctx, const cli_args *args);
+int cmd_characterize(cli_ctx *ctx, const cli_args *args);
+int cmd_judge(cli_ctx *ctx, const cli_args *args);
+int cmd_weakness_add(cli_ctx *ctx, const cli_args *args);
+int cmd_rating_show(cli_ctx *ctx, const cli_args *args);
 int cmd_sync(cli_ctx *ctx, const cli_args *args);
 
 #endif

@@ -1,4 +1,6 @@
-/* opra evidence submit | list | get | accept | reject (issue 6), and the
+/* opra evidence submit | list | get | accept | reject (issue 6), list
+ * --candidates and link (issue 7: evidence reused through the crosswalk,
+ * served by the Rating service), and the
  * delivery of one submission that `opra sync` shares (cli_evidence_deliver).
  *
  * A file travels as UploadBegin(sha256, size) -> "already stored" (nothing
@@ -21,6 +23,7 @@
 #include "token.h"
 
 #include "opra/v1/evidence.pb-c.h"
+#include "opra/v1/rating.pb-c.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -675,6 +678,146 @@ int cmd_evidence_submit(cli_ctx *ctx, const cli_args *args)
 	return code;
 }
 
+/* ---- candidates and link (crosswalk reuse) ------------------------------ */
+
+static json_t *candidate_json(const Opra__V1__Candidate *c)
+{
+	json_t *o = json_object();
+
+	if (o == NULL || json_object_set_new(o, "evidence_id", out_jstr(c->evidence_id, false)) ||
+	    json_object_set_new(o, "from_practice", out_jstr(c->from_practice, false)) ||
+	    json_object_set_new(o, "practice", out_jstr(c->practice, false)) ||
+	    json_object_set_new(o, "instance", out_jstr(c->instance, false)) ||
+	    json_object_set_new(o, "kind", out_jstr(c->kind, false)) ||
+	    json_object_set_new(o, "title", out_jstr(c->title, true)) ||
+	    json_object_set_new(o, "sha256", out_jstr(c->sha256, true)) ||
+	    json_object_set_new(o, "size", json_integer((json_int_t)c->size)) ||
+	    json_object_set_new(o, "status", out_jstr(c->status, false)) ||
+	    json_object_set_new(o, "confirmed", json_boolean(c->confirmed))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* opra evidence list APPRAISAL --candidates: evidence submitted for other
+ * practices that maps (crosswalk) to practices in scope and is not linked
+ * there yet. --status and --kind narrow the list here, on the client. */
+static int list_candidates(cli_ctx *ctx, const cli_args *args)
+{
+	static const char *const headers[] = {"EVIDENCE", "FROM",   "FOR",     "INSTANCE",
+					      "KIND",	  "STATUS", "MAPPING", "TITLE"};
+	Opra__V1__CandidatesRequest req = OPRA__V1__CANDIDATES_REQUEST__INIT;
+	Opra__V1__CandidatesReply *resp = NULL;
+	const char *practice = cli_opt(args, "--practice"), *instance = cli_opt(args, "--instance");
+	const char *status = cli_opt(args, "--status"), *kind = cli_opt(args, "--kind");
+	out_table table;
+	json_t *arr = NULL;
+	size_t shown = 0;
+	int code = 0;
+
+	out_table_init(&table, 8, headers);
+	req.appraisal = args->argv[0];
+	req.practice = (char *)(practice ? practice : "");
+	req.instance = (char *)(instance ? instance : "");
+	if ((code = cli_call(ctx, "opra.v1.Rating/Candidates", &req.base,
+			     &opra__v1__candidates_reply__descriptor, &resp, NULL)) != 0)
+		goto done;
+	if (ctx->out->json && (arr = json_array()) == NULL)
+		goto nomem;
+	for (size_t i = 0; i < resp->n_candidates; i++) {
+		const Opra__V1__Candidate *c = resp->candidates[i];
+		if ((status && strcmp(c->status, status) != 0) ||
+		    (kind && strcmp(c->kind, kind) != 0))
+			continue;
+		shown++;
+		if (arr) {
+			if (json_array_append_new(arr, candidate_json(c)) != 0)
+				goto nomem;
+			continue;
+		}
+		const char *row[8] = {c->evidence_id,
+				      c->from_practice,
+				      c->practice,
+				      c->instance,
+				      c->kind,
+				      c->status,
+				      c->confirmed ? "confirmed" : "unconfirmed",
+				      c->title[0] ? c->title : NULL};
+		if (out_table_add(&table, row) != OPRA_OK)
+			goto nomem;
+	}
+	if (arr) {
+		code = cli_emit_json(ctx, arr);
+		arr = NULL;
+	} else if (shown == 0) {
+		out_note(ctx->out, "no candidate evidence: nothing submitted for a practice that "
+				   "maps to one in scope and is not linked there yet\n");
+	} else {
+		out_table_print(ctx->out, &table);
+		out_note(ctx->out, "link one with 'opra evidence link EVIDENCE --practice FOR "
+				   "--instance INSTANCE'\n");
+	}
+	goto done;
+nomem:
+	code = oom(ctx);
+done:
+	json_decref(arr);
+	out_table_free(&table);
+	if (resp)
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+	return code;
+}
+
+int cmd_evidence_link(cli_ctx *ctx, const cli_args *args)
+{
+	Opra__V1__EvidenceLinkRequest req = OPRA__V1__EVIDENCE_LINK_REQUEST__INIT;
+	Opra__V1__EvidenceLinkReply *resp = NULL;
+	const char *instance = cli_opt(args, "--instance");
+	char key[33];
+	int code;
+
+	if (args->argv[0][0] == '\0')
+		return cli_usage(ctx, "ID must not be empty");
+	if (cli_opt(args, "--practice")[0] == '\0')
+		return cli_usage(ctx, "--practice needs a practice, e.g. ADM:SG1.SP1");
+	if (instance != NULL && instance[0] == '\0')
+		return cli_usage(ctx, "--instance must not be empty (leave it out to keep the "
+				      "evidence's own instance)");
+	req.id = args->argv[0];
+	req.practice = (char *)cli_opt(args, "--practice");
+	req.instance = (char *)(instance ? instance : "");
+	rpc_new_key(key);
+	if ((code = cli_call(ctx, "opra.v1.Rating/Link", &req.base,
+			     &opra__v1__evidence_link_reply__descriptor, &resp, key)) != 0)
+		return code;
+	if (ctx->out->json) {
+		json_t *o = json_object();
+		if (o == NULL || json_object_set_new(o, "id", out_jstr(resp->id, false)) ||
+		    json_object_set_new(o, "practice", out_jstr(resp->practice, false)) ||
+		    json_object_set_new(o, "instance", out_jstr(resp->instance, false)) ||
+		    json_object_set_new(o, "result", out_jstr(resp->result, true))) {
+			json_decref(o);
+			code = oom(ctx);
+		} else {
+			code = cli_emit_json(ctx, o);
+		}
+	} else if (!ctx->out->quiet) {
+		FILE *f = ctx->out->out;
+		fputs(strcmp(resp->result, "unchanged") == 0 ? "already linked: evidence "
+							     : "linked evidence ",
+		      f);
+		out_put_safe(f, resp->id);
+		fputs(" to ", f);
+		out_put_safe(f, resp->practice);
+		fputs(" / ", f);
+		out_put_safe(f, resp->instance);
+		fputc('\n', f);
+	}
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	return code;
+}
+
 /* ---- list --------------------------------------------------------------- */
 
 int cmd_evidence_list(cli_ctx *ctx, const cli_args *args)
@@ -693,6 +836,8 @@ int cmd_evidence_list(cli_ctx *ctx, const cli_args *args)
 	out_table_init(&table, 10, headers);
 	if (args->argv[0][0] == '\0')
 		return cli_usage(ctx, "APPRAISAL must not be empty");
+	if (cli_opt(args, "--candidates") != NULL)
+		return list_candidates(ctx, args);
 	req.appraisal = args->argv[0];
 	req.practice = (char *)(practice ? practice : "");
 	req.instance = (char *)(instance ? instance : "");

@@ -15,6 +15,10 @@ const cli_noun cli_nouns[] = {
 	{"inventory", "The dependency tree; bulk import and export of the whole inventory"},
 	{"appraisal", "Appraisals: scope (models, process areas, instances), members, finalise"},
 	{"evidence", "Objective evidence: submit (text or file), list, get, accept, reject"},
+	{"weakness", "Weaknesses found on a practice at an instance"},
+	{"characterize", "Label a practice at an instance: FI, LI, PI, NI or NY"},
+	{"judge", "A lead's label for a practice the method leaves to judgement"},
+	{"rating", "Goal ratings and capability levels, computed on every read"},
 	{"audit", "An appraisal's event log: list it, verify its hash chain"},
 	{"watch", "Follow events live as they are committed (resumable cursor)"},
 	{"sync", "Deliver the offline spool to the server, in order, exactly once"},
@@ -239,6 +243,47 @@ static const cli_optspec evidence_list_opts[] = {
 	{"--instance", 0, "I", "only this instance", false, NULL},
 	{"--status", 0, "STATUS", "only proposed, accepted or rejected", false, evidence_statuses},
 	{"--kind", 0, "KIND", "only artifact or affirmation", false, evidence_kinds},
+	{"--candidates", 0, NULL, "evidence of mapped practices that could be linked", false,
+	 NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+static const cli_optspec evidence_link_opts[] = {
+	{"--practice", 0, "P", "the mapped practice to reuse it for (required)", true, NULL},
+	{"--instance", 0, "I", "the instance (default: the evidence's own)", false, NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+/* ---- characterisation and rating ---- */
+
+static const cli_optspec characterize_opts[] = {
+	{"--practice", 0, "P", "the practice, e.g. ADM:SG1.SP1 (required)", true, NULL},
+	{"--instance", 0, "I", "the instance (service or unit in scope) (required)", true, NULL},
+	{"--value", 0, "LABEL", "FI, LI, PI, NI or NY (required)", true, NULL},
+	{"--note", 0, "TEXT", "why, for the record", false, NULL},
+	{"--expect-version", 0, "N", "refuse (exit 5) unless it is at version N (0: new)", false,
+	 NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+static const cli_optspec judge_opts[] = {
+	{"--practice", 0, "P", "the practice, e.g. ADM:SG1.SP1 (required)", true, NULL},
+	{"--value", 0, "LABEL", "FI, LI, PI or NI (required)", true, NULL},
+	{"--rationale", 0, "TEXT", "why the team decided this label (required)", true, NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+static const cli_optspec weakness_add_opts[] = {
+	{"--practice", 0, "P", "the practice, e.g. ADM:SG1.SP1 (required)", true, NULL},
+	{"--instance", 0, "I", "the instance (required)", true, NULL},
+	{"--text", 0, "TEXT", "what is missing or wrong (required)", true, NULL},
+	{"--significant", 0, NULL, "the weakness makes its goal unsatisfied", false, NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+static const cli_optspec rating_show_opts[] = {
+	{"--pa", 0, "PA", "only this process area (PA or MODEL/PA)", false, NULL},
+	{"--explain", 0, NULL, "say in words what decided each goal and level", false, NULL},
 	{NULL, 0, NULL, NULL, false, NULL},
 };
 
@@ -899,12 +944,21 @@ const cli_command cli_commands[] = {
 	 "when no server answers.",
 	 evidence_submit_opts, 1, 1, CLI_NEEDS_TOKEN},
 	{"evidence", "list", cmd_evidence_list,
-	 "opra evidence list APPRAISAL [--practice P] [--instance I] [--status S] [--kind K]",
+	 "opra evidence list APPRAISAL [--practice P] [--instance I] [--status S] [--kind K] "
+	 "[--candidates]",
 	 "List an appraisal's evidence",
 	 "Lists the evidence of an appraisal, oldest first, with practice,\n"
 	 "instance, kind, status, size, who submitted it, when and from which\n"
-	 "site. The flags narrow the list. (--candidates, evidence of mapped\n"
-	 "practices, comes with the crosswalk work.)\n"
+	 "site. The flags narrow the list.\n"
+	 "\n"
+	 "--candidates lists instead the evidence submitted for one practice that\n"
+	 "the crosswalk maps to another practice in scope (where it is not linked\n"
+	 "yet): EVIDENCE, FROM (where it was submitted), FOR (the mapped practice),\n"
+	 "INSTANCE, KIND, STATUS, MAPPING (confirmed or unconfirmed in the model\n"
+	 "data). 'opra evidence link' reuses one without uploading it again. With\n"
+	 "--json: an array of {\"evidence_id\", \"from_practice\", \"practice\",\n"
+	 "\"instance\", \"kind\", \"title\", \"sha256\", \"size\", \"status\",\n"
+	 "\"confirmed\"}.\n"
 	 "\n"
 	 "With --json: an array of {\"id\", \"practice\", \"instance\", \"kind\",\n"
 	 "\"status\", \"sha256\", \"size\", \"submitted_by\", \"submitted_at\",\n"
@@ -944,6 +998,120 @@ const cli_command cli_commands[] = {
 	 "when there is no such item, 4 when you may not decide, 5 when the\n"
 	 "appraisal is sealed.",
 	 evidence_decide_opts, 1, 1, CLI_NEEDS_TOKEN},
+	{"evidence", "link", cmd_evidence_link, "opra evidence link ID --practice P [--instance I]",
+	 "Reuse evidence for a mapped practice, without uploading it again",
+	 "Links an item submitted for one practice to another practice of the\n"
+	 "appraisal's scope (and, with --instance, another instance), so it counts\n"
+	 "there too; the bytes are not sent again. 'opra evidence list APPRAISAL\n"
+	 "--candidates' shows what the crosswalk offers. Linking it again changes\n"
+	 "nothing (result \"unchanged\").\n"
+	 "\n"
+	 "  $ opra evidence link 4f0c... --practice IMC:SG2.SP1\n"
+	 "\n"
+	 "Leads and appraisers may link. With --json: {\"id\", \"practice\",\n"
+	 "\"instance\", \"result\": \"linked|unchanged\"}. Exit 3 when there is no\n"
+	 "such item or instance, 4 when you may not change the appraisal, 5 when\n"
+	 "it is sealed, 6 when the practice is not in scope.",
+	 evidence_link_opts, 1, 1, CLI_NEEDS_TOKEN},
+
+	{"weakness", "add", cmd_weakness_add,
+	 "opra weakness add APPRAISAL --practice P --instance I --text TEXT [--significant]",
+	 "Record a weakness of a practice at an instance",
+	 "Records a weakness the team found in the implementation of a practice at\n"
+	 "an instance. Weaknesses lower the suggested label (FI becomes LI) and\n"
+	 "appear in the explanations; a --significant one makes its goal\n"
+	 "unsatisfied whatever the labels say.\n"
+	 "\n"
+	 "  $ opra weakness add ovig-2026 --practice SC:SG2.SP2 --instance claims \\\n"
+	 "        --text \"no recovery test since 2023\" --significant\n"
+	 "\n"
+	 "Leads and appraisers may add. With --json: {\"id\", \"practice\",\n"
+	 "\"instance\", \"text\", \"significant\"}; --quiet prints the id. Exit 3\n"
+	 "when there is no such appraisal or instance, 4 when you may not change\n"
+	 "it, 5 when it is sealed, 6 when the practice is not in scope.",
+	 weakness_add_opts, 1, 1, CLI_NEEDS_TOKEN},
+
+	{"characterize", NULL, cmd_characterize,
+	 "opra characterize APPRAISAL --practice P --instance I --value FI|LI|PI|NI|NY "
+	 "[--note TEXT] [--expect-version N]",
+	 "Label a practice at an instance (FI, LI, PI, NI, NY)",
+	 "Records the team's label for a practice at one instance: FI (fully), LI\n"
+	 "(largely), PI (partially), NI (not implemented) or NY (not yet). The\n"
+	 "server suggests a label from the accepted evidence and the weaknesses\n"
+	 "(shown when it differs); only the label you confirm counts.\n"
+	 "\n"
+	 "Every label carries a version, 1 for the first and one more with each\n"
+	 "change. With --expect-version N the change applies only if the stored\n"
+	 "version is still N (0: not characterised yet); otherwise nothing changes\n"
+	 "and the exit code is 5, with the current value and version in the\n"
+	 "message (and under error.details as \"current_version\" and\n"
+	 "\"current_value\" with --json). Two appraisers changing the same label\n"
+	 "thus never overwrite each other silently. Without --expect-version the\n"
+	 "change applies; like every change it is in the audit log.\n"
+	 "\n"
+	 "  $ opra characterize ovig-2026 --practice ADM:SG1.SP1 --instance claims \\\n"
+	 "        --value LI --expect-version 2\n"
+	 "  ADM:SG1.SP1 on claims: LI (version 3; was FI)\n"
+	 "\n"
+	 "Leads and appraisers may characterise. With --json: {\"practice\",\n"
+	 "\"instance\", \"value\" (lower case), \"version\", \"previous_value\",\n"
+	 "\"result\": \"created|changed|unchanged\", \"suggested\"}. Exit 2 for a\n"
+	 "label that is not one of the five, 3 when the appraisal or instance does\n"
+	 "not exist, 4 when you may not change it, 5 for a stale --expect-version\n"
+	 "or a sealed appraisal, 6 when the practice is not in scope.",
+	 characterize_opts, 1, 1, CLI_NEEDS_TOKEN},
+
+	{"judge", NULL, cmd_judge,
+	 "opra judge APPRAISAL --practice P --value FI|LI|PI|NI --rationale TEXT",
+	 "Decide a practice's label where the method asks for judgement (lead only)",
+	 "When a practice's instance labels disagree in a way the method leaves to\n"
+	 "the team (some FI or LI with some PI or NI: LI or PI; PI with NI: PI or\n"
+	 "NI), 'opra rating show' reports it as needs-judgement and its goal is\n"
+	 "not rated. A lead decides the organisational label, with the reason.\n"
+	 "A label outside the allowed pair is recorded but not used; a judgement\n"
+	 "on a practice that needs none is ignored (\"not-needed\"); the reply's\n"
+	 "status says which.\n"
+	 "\n"
+	 "  $ opra judge ovig-2026 --practice SC:SG1.SP2 --value LI \\\n"
+	 "        --rationale \"billing's gap is a paperwork lag, fixed in March\"\n"
+	 "\n"
+	 "Only a lead of the appraisal may judge. With --json: {\"practice\",\n"
+	 "\"value\", \"rationale\", \"version\", \"status\":\n"
+	 "\"used|not-allowed|not-needed|...\"}. Exit 2 for a bad label or an empty\n"
+	 "rationale, 4 when you are not a lead, 5 when the appraisal is sealed, 6\n"
+	 "when the practice is not in scope.",
+	 judge_opts, 1, 1, CLI_NEEDS_TOKEN},
+
+	{"rating", "show", cmd_rating_show, "opra rating show APPRAISAL [--pa PA] [--explain]",
+	 "Capability levels, goal ratings and practice labels",
+	 "Computes the ratings from the stored labels, evidence, weaknesses and\n"
+	 "judgements (never a stale copy) and prints the capability profile, one\n"
+	 "line per process area:\n"
+	 "\n"
+	 "  SC   CL2  target 3  rated\n"
+	 "  ADM  -    target 2  not-rated (CL1 confirmed so far)\n"
+	 "\n"
+	 "--pa shows one process area with its goal ratings; --explain adds, under\n"
+	 "each process area and goal, the sentences saying which practices,\n"
+	 "instances, evidence and weaknesses decided it (docs/rating.md).\n"
+	 "\n"
+	 "With --json: {\"appraisal\", \"sealed\", \"head\", \"events\",\n"
+	 "\"characterisations\", \"process_areas\": [{\"id\", \"model\", \"name\",\n"
+	 "\"capability_level\", \"status\": \"rated|not-rated|out-of-scope\",\n"
+	 "\"target_level\", \"level_reached\", \"goals\": [{\"id\", \"rating\":\n"
+	 "\"satisfied|unsatisfied|not-rated\", \"above_target\", \"practices\":\n"
+	 "[{\"id\", \"org_value\": \"fi|li|pi|ni|ny|needs-judgement|none\",\n"
+	 "\"instances\": {\"claims\": \"fi\", ...}, \"suggested\": {...},\n"
+	 "\"versions\": {...}, \"row\", \"judgement\", \"judgement_status\",\n"
+	 "\"weaknesses\", \"significant_weaknesses\"}]}]}]}, and \"explanation\"\n"
+	 "strings with --explain. capability_level is a number only when the\n"
+	 "status is rated; it is null when not-rated (level_reached holds the\n"
+	 "level confirmed so far) or out-of-scope, so neither reads as level 0.\n"
+	 "\n"
+	 "Members (lead, appraiser, viewer), admin and program-office may read it.\n"
+	 "Exit 3 when there is no such appraisal or process area, 4 when you may\n"
+	 "not see it.",
+	 rating_show_opts, 1, 1, CLI_NEEDS_TOKEN},
 
 	{"sync", NULL, cmd_sync, "opra sync", "Deliver the offline spool",
 	 "Delivers the spooled operations ($XDG_STATE_HOME/opra/spool, default\n"
