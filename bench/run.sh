@@ -79,6 +79,11 @@ fi
 echo
 # Rating engine alone (in memory, no server): its share of `opra rating show`.
 "$build/bench/bench_rating" --runs $((seconds * 1000))
+echo
+# `opra rating show` on a full CERT-RMM appraisal (Rating/Show over RPC) vs a plain SELECT.
+"$build/bench/bench_rating_show" --server "$url" --token "$(cat "$state/s/admin.token")" \
+	--db "host=$state/s/run port=5432 user=opra dbname=opra" \
+	--model "$here/sql/models/cert-rmm-1.2.yaml" --runs $((seconds * 5 + 1))
 rss=$(awk '/VmHWM/{print $2}' "/proc/$pid/status")
 echo
 echo "oprad peak RSS: $((rss / 1024)) MiB"
