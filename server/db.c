@@ -516,3 +516,45 @@ int db_copy_field_long(opra_buf *rows, long long value, int last)
 	snprintf(num, sizeof(num), "%lld", value);
 	return db_copy_field(rows, num, last);
 }
+
+static int array_sep(opra_buf *b)
+{
+	return opra_buf_append(b, b->len == 0 ? "{" : ",", 1);
+}
+
+int db_array_add(opra_buf *b, const char *value)
+{
+	if (array_sep(b) != OPRA_OK)
+		return OPRA_RESOURCE_EXHAUSTED;
+	if (value == NULL)
+		return opra_buf_puts(b, "NULL") == OPRA_OK ? OPRA_OK : OPRA_RESOURCE_EXHAUSTED;
+	/* Inside double quotes only '"' and '\' need a backslash. */
+	uint8_t *dst = opra_buf_reserve(b, 2 * strlen(value) + 2);
+	if (dst == NULL)
+		return OPRA_RESOURCE_EXHAUSTED;
+	size_t n = 0;
+	dst[n++] = '"';
+	for (const char *p = value; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			dst[n++] = '\\';
+		dst[n++] = (uint8_t)*p;
+	}
+	dst[n++] = '"';
+	b->len += n;
+	b->data[b->len] = '\0';
+	return OPRA_OK;
+}
+
+int db_array_add_long(opra_buf *b, long long value)
+{
+	if (array_sep(b) != OPRA_OK || opra_buf_printf(b, "%lld", value) != OPRA_OK)
+		return OPRA_RESOURCE_EXHAUSTED;
+	return OPRA_OK;
+}
+
+int db_array_end(opra_buf *b)
+{
+	if (b->len == 0 && opra_buf_append(b, "{", 1) != OPRA_OK)
+		return OPRA_RESOURCE_EXHAUSTED;
+	return opra_buf_append(b, "}", 1) == OPRA_OK ? OPRA_OK : OPRA_RESOURCE_EXHAUSTED;
+}

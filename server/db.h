@@ -89,6 +89,16 @@ int db_copy_end(db *d);
 int db_copy_field(opra_buf *rows, const char *value, int last);
 int db_copy_field_long(opra_buf *rows, long long value, int last);
 
+/* Array parameters (one statement for many rows, e.g. unnest($1::text[])):
+ * a PostgreSQL array literal built in an opra_buf, passed as a text
+ * parameter. Start with an empty buffer, add elements, then end it (which
+ * also NUL-terminates it). db_array_add quotes any text (NULL value: SQL
+ * NULL); db_array_add_long adds a number. Return OPRA_OK or
+ * RESOURCE_EXHAUSTED. */
+int db_array_add(opra_buf *b, const char *value);
+int db_array_add_long(opra_buf *b, long long value);
+int db_array_end(opra_buf *b);
+
 /* The SQLSTATE of the last failed statement ("" if none). */
 const char *db_last_sqlstate(const db *d);
 

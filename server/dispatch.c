@@ -8,6 +8,7 @@
 #include "opra_version.h"
 #include "token.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,17 +26,30 @@ extern const service_impl svc_evidence;
 extern const service_impl svc_events;
 extern const service_impl svc_rating;
 
+extern const method_batch_impl svc_evidence_submit_batch;
+
+/* Set-based batch handlers (method.h method_batch_fn), by method name. */
+static const method_batch_impl *const batch_handlers[] = {
+	&svc_evidence_submit_batch,
+};
+
 /* Every service the server offers. Adding a service: write svc_x.c with a
  * service_impl and list it here. */
 static const service_impl *const services[] = {
-	&svc_system, &svc_user,	     &svc_model,    &svc_inventory,
-	&svc_bulk,   &svc_appraisal, &svc_evidence, &svc_events, &svc_rating,
+	&svc_system,	&svc_user,     &svc_model,  &svc_inventory, &svc_bulk,
+	&svc_appraisal, &svc_evidence, &svc_events, &svc_rating,
 };
+
+struct cgroup;
 
 typedef struct {
 	char full_name[ENVELOPE_METHOD_MAX + 1];
 	const ProtobufCMethodDescriptor *desc;
 	const method_impl *impl;
+	method_batch_fn batch_fn; /* NULL: none */
+	/* Combining (run_combined), under dispatcher.mu: */
+	struct cgroup *pending; /* batches waiting for a combiner */
+	int combining;		/* a worker is running a combined batch */
 	atomic_ullong calls;
 	atomic_ullong errors;
 	atomic_ullong total_us;
@@ -50,7 +64,13 @@ struct dispatcher {
 	atomic_ullong batch_reruns;   /* requests re-run alone after ABORTED in a batch */
 	atomic_ullong batch_fallbacks;
 	atomic_ullong batch_savepoint_runs; /* batches run again with savepoints */
+	atomic_ullong batch_sets;	    /* batches run by a batch handler */
+	pthread_mutex_t mu;		    /* combining */
+	pthread_cond_t cv;
+	int sync_ready;
 };
+
+static method_entry *find_method(dispatcher *d, const char *name);
 
 int dispatch_create(dispatcher **out, const server_info *info)
 {
@@ -74,6 +94,16 @@ int dispatch_create_with(dispatcher **out, const server_info *info,
 		goto done;
 	}
 	d->info = info;
+	if (pthread_mutex_init(&d->mu, NULL) != 0) {
+		rc = opra_err_set(OPRA_RESOURCE_EXHAUSTED, "cannot create a mutex");
+		goto done;
+	}
+	if (pthread_cond_init(&d->cv, NULL) != 0) {
+		pthread_mutex_destroy(&d->mu);
+		rc = opra_err_set(OPRA_RESOURCE_EXHAUSTED, "cannot create a condition variable");
+		goto done;
+	}
+	d->sync_ready = 1;
 	for (size_t s = 0; s < n_builtin + n_extra; s++) {
 		const service_impl *svc = s < n_builtin ? services[s] : extra[s - n_builtin];
 		for (unsigned m = 0; m < svc->desc->n_methods; m++) {
@@ -104,6 +134,17 @@ int dispatch_create_with(dispatcher **out, const server_info *info,
 			}
 		}
 	}
+	for (size_t k = 0; k < sizeof(batch_handlers) / sizeof(batch_handlers[0]); k++) {
+		method_entry *e = find_method(d, batch_handlers[k]->full_name);
+		if (e == NULL || !(e->impl->flags & METHOD_BATCH) ||
+		    (e->impl->flags & (METHOD_NO_KEY | METHOD_SECRET_REPLY))) {
+			rc = opra_err_set(OPRA_INTERNAL,
+					  "batch handler %s names no keyed METHOD_BATCH method",
+					  batch_handlers[k]->full_name);
+			goto done;
+		}
+		e->batch_fn = batch_handlers[k]->fn;
+	}
 	*out = d;
 	d = NULL;
 done:
@@ -115,6 +156,10 @@ void dispatch_free(dispatcher *d)
 {
 	if (d == NULL)
 		return;
+	if (d->sync_ready) {
+		pthread_cond_destroy(&d->cv);
+		pthread_mutex_destroy(&d->mu);
+	}
 	opra_free(d->methods);
 	opra_free(d);
 }
@@ -217,7 +262,8 @@ typedef struct {
 	opra_buf reply;
 	long long t0;
 	int rc;
-	int rerun; /* ABORTED inside a batch: run again alone afterwards */
+	int rerun;	/* ABORTED inside a batch: run again alone afterwards */
+	size_t batch_n; /* requests in the transaction it ran in; 0: ran alone */
 	char msg[OPRA_ERR_MSG_MAX];
 	char details[OPRA_ERR_DETAILS_MAX];
 } rstate;
@@ -637,8 +683,10 @@ static int run_batch_fast(dispatcher *d, rstate **b, size_t n, db *dbh)
 			rs_fail(b[i], rc);
 		rollback_keep_error(dbh);
 	}
-	atomic_fetch_add(&d->batch_txns, 1);
-	atomic_fetch_add(&d->batch_requests, n);
+	if (n > 1) {
+		atomic_fetch_add(&d->batch_txns, 1);
+		atomic_fetch_add(&d->batch_requests, n);
+	}
 	opra_free(ips);
 	return OPRA_OK;
 retry:
@@ -648,6 +696,144 @@ retry:
 		opra_buf_reset(&b[i]->reply);
 	}
 	opra_free(ips);
+	return rc;
+}
+
+/* Group commit, set-based: every request in b is for the same method,
+ * which has a batch handler (method.h method_batch_fn). One round trip
+ * begins the transaction and claims all idempotency keys in one INSERT; the
+ * batch handler then executes them together (the requests it leaves run
+ * through the method's fn, in the same transaction); one round trip stores
+ * all idempotency records in one UPDATE and commits.
+ *
+ * When a key is not new (a replay, a reused key, two requests of the batch
+ * with the same key) nothing has been done yet: *declined is set, the
+ * transaction is rolled back and OPRA_OK returned, and the caller takes the
+ * one-request-at-a-time paths, which answer replays. Otherwise as
+ * run_batch_fast: OPRA_OK when the transaction reached its commit, or the
+ * error that rolled everything back. */
+static int run_batch_set(dispatcher *d, rstate **b, size_t n, db *dbh, int *declined)
+{
+	method_entry *m = b[0]->m;
+	opra_buf uids = OPRA_BUF_INIT, keys = OPRA_BUF_INIT, fps = OPRA_BUF_INIT,
+		 replies = OPRA_BUF_INIT;
+	call *cs = opra_calloc(n, sizeof(*cs));
+	call **cp = opra_calloc(n, sizeof(*cp));
+	const ProtobufCMessage **ins = opra_calloc(n, sizeof(*ins));
+	unsigned char *done = opra_calloc(n, 1);
+	char *hex = NULL;
+	int rc = OPRA_OK;
+
+	*declined = 0;
+	if (cs == NULL || cp == NULL || ins == NULL || done == NULL) {
+		rc = opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char fp[65];
+		opra_buf_reset(&b[i]->reply);
+		b[i]->rc = OPRA_OK;
+		cs[i] = call_for(d, b[i], dbh);
+		cp[i] = &cs[i];
+		ins[i] = b[i]->body;
+		request_fingerprint(fp, b[i]->req);
+		if (db_array_add_long(&uids, b[i]->who.id) != OPRA_OK ||
+		    db_array_add(&keys, b[i]->req->idempotency_key) != OPRA_OK ||
+		    db_array_add(&fps, fp) != OPRA_OK) {
+			rc = opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
+			goto out;
+		}
+	}
+	if (db_array_end(&uids) != OPRA_OK || db_array_end(&keys) != OPRA_OK ||
+	    db_array_end(&fps) != OPRA_OK) {
+		rc = opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	const char *claim_p[4] = {(const char *)uids.data, (const char *)keys.data, m->full_name,
+				  (const char *)fps.data};
+	db_stmt st[2] = {
+		stmt_plain("BEGIN"),
+		{.sql = "INSERT INTO idempotency (user_id, key, method, request_sha256) "
+			"SELECT t.u, t.k, $3, decode(t.f, 'hex') FROM unnest($1::bigint[], "
+			"$2::text[], $4::text[]) AS t(u, k, f) ON CONFLICT DO NOTHING "
+			"RETURNING 1",
+		 .nparams = 4,
+		 .params = claim_p,
+		 .want_rows = 1}};
+	opra_err_clear();
+	if ((rc = db_pipeline(dbh, st, 2)) != OPRA_OK)
+		goto fail;
+	int claimed = PQntuples(st[1].res);
+	PQclear(st[1].res);
+	if ((size_t)claimed != n) {
+		*declined = 1;
+		rc = OPRA_OK;
+		db_rollback(dbh);
+		goto out;
+	}
+	if ((rc = m->batch_fn(cp, ins, n, done)) != OPRA_OK)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		if (!done[i] && (rc = m->impl->fn(&cs[i], ins[i])) != OPRA_OK)
+			goto fail;
+		size_t len = b[i]->reply.len;
+		opra_free(hex);
+		if ((hex = opra_calloc(2 * len + 1, 1)) == NULL) {
+			rc = opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
+			goto fail;
+		}
+		opra_hex(hex, b[i]->reply.data, len);
+		if (db_array_add(&replies, hex) != OPRA_OK) {
+			rc = opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
+			goto fail;
+		}
+	}
+	if (db_array_end(&replies) != OPRA_OK) {
+		rc = opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
+		goto fail;
+	}
+	const char *store_p[3] = {(const char *)uids.data, (const char *)keys.data,
+				  (const char *)replies.data};
+	db_stmt post[2] = {
+		{.sql = "UPDATE idempotency i SET status = 0, response = "
+			"decode(t.r, 'hex') FROM unnest($1::bigint[], $2::text[], "
+			"$3::text[]) AS t(u, k, r) WHERE i.user_id = t.u AND i.key = t.k",
+		 .nparams = 3,
+		 .params = store_p},
+		stmt_plain("COMMIT")};
+	if ((rc = db_pipeline(dbh, post, 2)) != OPRA_OK) {
+		if (!post[1].failed)
+			goto fail; /* the records failed: the COMMIT never ran */
+		/* The outcome of a failed COMMIT is not known for sure: every
+		 * request gets the error and is retried by its idempotency key. */
+		for (size_t i = 0; i < n; i++)
+			rs_fail(b[i], rc);
+		rollback_keep_error(dbh);
+	}
+	rc = OPRA_OK;
+	if (n > 1)
+		atomic_fetch_add(&d->batch_sets, 1);
+	if (n > 1) {
+		atomic_fetch_add(&d->batch_txns, 1);
+		atomic_fetch_add(&d->batch_requests, n);
+	}
+	goto out;
+fail:
+	rollback_keep_error(dbh);
+	for (size_t i = 0; i < n; i++) {
+		b[i]->rc = OPRA_OK;
+		opra_buf_reset(&b[i]->reply);
+	}
+out:
+	opra_free(hex);
+	opra_buf_free(&uids);
+	opra_buf_free(&keys);
+	opra_buf_free(&fps);
+	opra_buf_free(&replies);
+	opra_free(cs);
+	opra_free(cp);
+	opra_free(ins);
+	opra_free(done);
 	return rc;
 }
 
@@ -701,13 +887,142 @@ static int run_batch(dispatcher *d, rstate **b, size_t n, db *dbh)
 				rs_fail(b[i], rc);
 		rollback_keep_error(dbh);
 	}
-	atomic_fetch_add(&d->batch_txns, 1);
-	atomic_fetch_add(&d->batch_requests, n);
+	if (n > 1) {
+		atomic_fetch_add(&d->batch_txns, 1);
+		atomic_fetch_add(&d->batch_requests, n);
+	}
 	return OPRA_OK;
 broken:
 	rc = opra_err_code() ? opra_err_code() : OPRA_UNAVAILABLE;
 	rollback_keep_error(dbh);
 	return rc;
+}
+
+/* Runs the batch b (2+ authenticated METHOD_BATCH mutations, or one for a
+ * method with a batch handler) in one transaction when it can: set-based
+ * (run_batch_set) when all are for one method with a batch handler, else
+ * run_batch_fast; when that fails before its commit, again with a savepoint
+ * per request (run_batch), which gives a refused request its own error;
+ * when even that breaks, one by one. Every request ends with its outcome
+ * (rc, reply), batch_n, and rerun set when it must run again alone. */
+static void run_group(dispatcher *d, rstate **b, size_t nb, db *dbh)
+{
+	int rc = OPRA_OK, declined = 1;
+	int set = b[0]->m->batch_fn != NULL;
+	for (size_t i = 0; i < nb; i++) {
+		b[i]->batch_n = nb;
+		b[i]->rerun = 0;
+		if (b[i]->m != b[0]->m)
+			set = 0;
+	}
+	if (set) {
+		rc = run_batch_set(d, b, nb, dbh, &declined);
+		if (rc != OPRA_OK)
+			declined = 0; /* a request failed: isolate it */
+		if (nb == 1 && (declined || rc != OPRA_OK)) {
+			/* A replay, or refused: the one-request path says so. */
+			b[0]->batch_n = 0;
+			if (dbh && db_lost(dbh))
+				db_ensure(dbh);
+			run_single(d, b[0], dbh);
+			return;
+		}
+	}
+	if (declined)
+		rc = run_batch_fast(d, b, nb, dbh);
+	if (rc != OPRA_OK) {
+		/* Nothing was committed: isolate the failure with savepoints. */
+		atomic_fetch_add(&d->batch_savepoint_runs, 1);
+		log_debug("a group-commit batch of %zu requests failed before its commit "
+			  "(%s); running it again with a savepoint per request",
+			  nb, opra_err_msg());
+		if (dbh && db_lost(dbh))
+			db_ensure(dbh);
+		rc = run_batch(d, b, nb, dbh);
+	}
+	if (rc != OPRA_OK) {
+		/* Nothing was committed: run them one by one. */
+		atomic_fetch_add(&d->batch_fallbacks, 1);
+		log_warn("a group-commit batch of %zu requests broke before its commit "
+			 "(%s); running them one by one",
+			 nb, opra_err_msg());
+		if (dbh && db_lost(dbh))
+			db_ensure(dbh);
+		for (size_t i = 0; i < nb; i++) {
+			b[i]->rerun = 0;
+			b[i]->batch_n = 0;
+			run_single(d, b[i], dbh);
+		}
+	}
+}
+
+/* Batches of one method waiting to be combined (run_combined). */
+typedef struct cgroup {
+	rstate **b;
+	size_t n;
+	int done;
+	struct cgroup *next;
+} cgroup;
+
+/* Combining for methods with a batch handler: requests of one method that
+ * all lock the same rows (an appraisal's chain head) gain nothing from
+ * running on several workers at once; they would only queue on the row
+ * lock in small transactions. So a worker with such a batch hands it in;
+ * if no worker is running one, it becomes the combiner and runs everything
+ * handed in so far (its own and other workers' batches) as ONE transaction
+ * on its connection, while the others wait; then one of those that arrived
+ * meanwhile does the same. Each worker still finishes (answers) its own
+ * requests. */
+static void run_combined(dispatcher *d, rstate **b, size_t n, db *dbh)
+{
+	method_entry *m = b[0]->m;
+	cgroup g = {.b = b, .n = n};
+
+	pthread_mutex_lock(&d->mu);
+	g.next = m->pending;
+	m->pending = &g;
+	while (!g.done) {
+		if (m->combining) {
+			pthread_cond_wait(&d->cv, &d->mu);
+			continue;
+		}
+		m->combining = 1;
+		cgroup *take = m->pending;
+		m->pending = NULL;
+		pthread_mutex_unlock(&d->mu);
+
+		size_t total = 0;
+		for (cgroup *x = take; x; x = x->next)
+			total += x->n;
+		rstate **all = total > 1 ? opra_calloc(total, sizeof(*all)) : NULL;
+		if (total == 1) {
+			/* Alone: the one-request path is quicker for one. */
+			take->b[0]->batch_n = 0;
+			take->b[0]->rerun = 0;
+			run_single(d, take->b[0], dbh);
+		} else if (all == NULL) {
+			for (cgroup *x = take; x; x = x->next)
+				run_group(d, x->b, x->n, dbh);
+		} else {
+			/* Oldest first: the list is newest first. */
+			size_t k = total;
+			for (cgroup *x = take; x; x = x->next) {
+				k -= x->n;
+				memcpy(all + k, x->b, x->n * sizeof(*all));
+			}
+			run_group(d, all, total, dbh);
+			opra_free(all);
+		}
+
+		pthread_mutex_lock(&d->mu);
+		for (cgroup *x = take, *next; x; x = next) {
+			next = x->next; /* x may be gone once done is seen */
+			x->done = 1;
+		}
+		m->combining = 0;
+		pthread_cond_broadcast(&d->cv);
+	}
+	pthread_mutex_unlock(&d->mu);
 }
 
 /* Step 7: the response bytes, stats and the log line. */
@@ -785,7 +1100,9 @@ void dispatch_run(dispatcher *d, db *dbh, dispatch_item *items, size_t n)
 			continue;
 		}
 		unsigned f = rs->m->impl->flags;
-		if (n == 1 || !(f & METHOD_BATCH) || !(f & METHOD_MUTATES)) {
+		/* A lone request of a method with a batch handler still goes to
+		 * the combiner: other workers' batches may join it. */
+		if (!(f & METHOD_BATCH) || !(f & METHOD_MUTATES) || (n == 1 && !rs->m->batch_fn)) {
 			run_single(d, rs, dbh);
 			finish(rs, "");
 			continue;
@@ -800,45 +1117,29 @@ void dispatch_run(dispatcher *d, db *dbh, dispatch_item *items, size_t n)
 		}
 		b[nb++] = rs;
 	}
-	if (nb == 1) {
-		run_single(d, b[0], dbh);
-		finish(b[0], "");
-	} else if (nb > 1) {
-		char how[48];
-		snprintf(how, sizeof(how), " batch=%zu", nb);
-		int rc = run_batch_fast(d, b, nb, dbh);
-		if (rc != OPRA_OK) {
-			/* Nothing was committed: isolate the failure with savepoints. */
-			atomic_fetch_add(&d->batch_savepoint_runs, 1);
-			log_debug("a group-commit batch of %zu requests failed before its commit "
-				  "(%s); running it again with a savepoint per request",
-				  nb, opra_err_msg());
-			if (dbh && db_lost(dbh))
-				db_ensure(dbh);
-			rc = run_batch(d, b, nb, dbh);
-		}
-		if (rc != OPRA_OK) {
-			/* Nothing was committed: run them one by one. */
-			atomic_fetch_add(&d->batch_fallbacks, 1);
-			log_warn("a group-commit batch of %zu requests broke before its commit "
-				 "(%s); running them one by one",
-				 nb, opra_err_msg());
-			if (dbh && db_lost(dbh))
-				db_ensure(dbh);
-			for (size_t i = 0; i < nb; i++) {
-				b[i]->rerun = 0;
-				run_single(d, b[i], dbh);
-			}
-			how[0] = '\0';
+	if (nb > 0) {
+		int set = b[0]->m->batch_fn != NULL;
+		for (size_t i = 1; i < nb; i++)
+			if (b[i]->m != b[0]->m)
+				set = 0;
+		if (set) {
+			run_combined(d, b, nb, dbh);
+		} else if (nb == 1) {
+			run_single(d, b[0], dbh);
+		} else {
+			run_group(d, b, nb, dbh);
 		}
 		for (size_t i = 0; i < nb; i++) {
+			char how[48] = "";
 			if (b[i]->rerun) {
 				atomic_fetch_add(&d->batch_reruns, 1);
 				run_single(d, b[i], dbh);
 				finish(b[i], " batch-rerun");
-			} else {
-				finish(b[i], how);
+				continue;
 			}
+			if (b[i]->batch_n > 1)
+				snprintf(how, sizeof(how), " batch=%zu", b[i]->batch_n);
+			finish(b[i], how);
 		}
 	}
 done:
@@ -931,4 +1232,5 @@ void dispatch_batch_stats(const dispatcher *d, dispatch_batch_counters *out)
 	out->reruns = atomic_load(&d->batch_reruns);
 	out->fallbacks = atomic_load(&d->batch_fallbacks);
 	out->savepoint_runs = atomic_load(&d->batch_savepoint_runs);
+	out->set_batches = atomic_load(&d->batch_sets);
 }

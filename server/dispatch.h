@@ -82,6 +82,7 @@ typedef struct {
 	unsigned long long requests;	   /* requests executed in them */
 	unsigned long long reruns;	   /* re-run alone after ABORTED inside a batch */
 	unsigned long long fallbacks;	   /* batches that broke before their commit */
+	unsigned long long set_batches;	   /* batches run set-based by a batch handler */
 	unsigned long long savepoint_runs; /* batches run again with a savepoint per request
 					      after a failure in the first, savepoint-free try */
 } dispatch_batch_counters;

@@ -105,6 +105,26 @@ typedef struct {
 	size_t n_methods;
 } service_impl;
 
+/* Set-based group commit (server/dispatch.c): a METHOD_BATCH method may also
+ * have a batch handler, listed in dispatch.c batch_handlers[] by its full
+ * method name. When every request of a group-commit batch is for that method
+ * (and all their idempotency keys are new), the dispatcher claims all keys in
+ * one statement, calls the batch handler once inside the transaction, then
+ * stores all idempotency records in one statement with the COMMIT. The
+ * handler gets the n calls and bodies; for each request i it either answers
+ * (call_reply on cs[i], done[i] = 1) or leaves done[i] 0, and the dispatcher
+ * then runs the method's fn for that request in the same transaction.
+ * Returning an error rolls the whole batch back; the dispatcher then runs the
+ * requests with a savepoint each, so every refused request gets its own
+ * error. */
+typedef int (*method_batch_fn)(call *const *cs, const ProtobufCMessage *const *ins, size_t n,
+			       unsigned char *done);
+
+typedef struct {
+	const char *full_name; /* e.g. "opra.v1.Evidence/Submit" */
+	method_batch_fn fn;
+} method_batch_impl;
+
 /* Packs msg as the call's reply. */
 int call_reply(call *c, const ProtobufCMessage *msg);
 

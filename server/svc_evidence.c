@@ -927,6 +927,119 @@ static int submit(call *c, const ProtobufCMessage *in)
 	return submit_slow(c, req, hex, size);
 }
 
+/* The SHA-256 (hex) and size of what a Submit names: its text, or the
+ * uploaded file it gives by hash and size. */
+static uint64_t submit_digest(const Opra__V1__EvidenceSubmitRequest *req,
+			      char hex[SHA256_HEX_LEN + 1])
+{
+	uint8_t h[SHA256_BYTES];
+	uint64_t size;
+	if (req->text[0] != '\0') {
+		size = strlen(req->text);
+		sha256_ctx ctx;
+		sha256_init(&ctx);
+		sha256_update(&ctx, req->text, (size_t)size);
+		sha256_final(&ctx, h);
+	} else {
+		size = req->size;
+		sha256_parse_hex(h, req->sha256);
+	}
+	sha256_hex(hex, h);
+	return size;
+}
+
+/* Submit for a whole group-commit batch (method.h method_batch_fn): one
+ * statement (SQL evidence_submit_batch, sql/009_submit_batch.sql) resolves
+ * and stores every plain request, with one chain-head update and one NOTIFY
+ * per appraisal; the requests it does not take are left to submit() (the
+ * dispatcher runs them in the same transaction). */
+static int submit_batch(call *const *cs, const ProtobufCMessage *const *ins, size_t n,
+			unsigned char *done)
+{
+	enum {
+		A_APPRAISAL,
+		A_USER,
+		A_ACTOR,
+		A_PRACTICE,
+		A_INSTANCE,
+		A_KIND,
+		A_TITLE,
+		A_SHA,
+		A_SIZE,
+		A_TEXT,
+		A_FILE,
+		A_SITE,
+		A_CLIENT,
+		A_PEER,
+		A_N
+	};
+	opra_buf a[A_N];
+	PGresult *r = NULL;
+	int rc = OPRA_OK;
+
+	for (int k = 0; k < A_N; k++)
+		a[k] = (opra_buf)OPRA_BUF_INIT;
+	for (size_t i = 0; i < n && rc == OPRA_OK; i++) {
+		const call *c = cs[i];
+		const Opra__V1__EvidenceSubmitRequest *req =
+			(const Opra__V1__EvidenceSubmitRequest *)ins[i];
+		char hex[SHA256_HEX_LEN + 1];
+		int is_text = req->text[0] != '\0';
+		uint64_t size = submit_digest(req, hex);
+		if (db_array_add(&a[A_APPRAISAL], req->appraisal) != OPRA_OK ||
+		    db_array_add_long(&a[A_USER], c->who->id) != OPRA_OK ||
+		    db_array_add(&a[A_ACTOR], c->who->name) != OPRA_OK ||
+		    db_array_add(&a[A_PRACTICE], req->practice) != OPRA_OK ||
+		    db_array_add(&a[A_INSTANCE], req->instance) != OPRA_OK ||
+		    db_array_add(&a[A_KIND], req->kind) != OPRA_OK ||
+		    db_array_add(&a[A_TITLE], req->title) != OPRA_OK ||
+		    db_array_add(&a[A_SHA], hex) != OPRA_OK ||
+		    db_array_add_long(&a[A_SIZE], (long long)size) != OPRA_OK ||
+		    db_array_add(&a[A_TEXT], is_text ? req->text : NULL) != OPRA_OK ||
+		    db_array_add(&a[A_FILE], req->file_name) != OPRA_OK ||
+		    db_array_add(&a[A_SITE], c->req->site) != OPRA_OK ||
+		    db_array_add(&a[A_CLIENT], c->req->client_id) != OPRA_OK ||
+		    db_array_add(&a[A_PEER], c->peer ? c->peer : "") != OPRA_OK)
+			rc = oom();
+	}
+	for (int k = 0; k < A_N && rc == OPRA_OK; k++)
+		if (db_array_end(&a[k]) != OPRA_OK)
+			rc = oom();
+	if (rc != OPRA_OK)
+		goto done;
+	const char *p[A_N + 1];
+	for (int k = 0; k < A_N; k++)
+		p[k] = (const char *)a[k].data;
+	p[A_N] = cs[0]->req->method;
+	rc = db_exec(&r, cs[0]->db, 1,
+		     "SELECT o_ord, o_id, o_appraisal, o_practice, o_status, o_submitted_at FROM "
+		     "evidence_submit_batch($1::text[], $2::bigint[], $3::text[], $4::text[], "
+		     "$5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], "
+		     "$11::text[], $12::text[], $13::text[], $14::text[], $15)",
+		     A_N + 1, p);
+	if (rc != OPRA_OK)
+		goto done;
+	for (int row = 0; row < PQntuples(r) && rc == OPRA_OK; row++) {
+		long long ord = to_ll(PQgetvalue(r, row, 0));
+		if (ord < 1 || (size_t)ord > n || PQgetisnull(r, row, 1))
+			continue;
+		size_t i = (size_t)ord - 1;
+		const Opra__V1__EvidenceSubmitRequest *req =
+			(const Opra__V1__EvidenceSubmitRequest *)ins[i];
+		char hex[SHA256_HEX_LEN + 1];
+		uint64_t size = submit_digest(req, hex);
+		rc = submit_reply(cs[i], req, PQgetvalue(r, row, 1), PQgetvalue(r, row, 2),
+				  PQgetvalue(r, row, 3), PQgetvalue(r, row, 4), hex, size,
+				  PQgetvalue(r, row, 5));
+		done[i] = rc == OPRA_OK;
+	}
+done:
+	PQclear(r);
+	for (int k = 0; k < A_N; k++)
+		opra_buf_free(&a[k]);
+	return rc;
+}
+
 /* ---- List ---- */
 
 static int list_validate(const ProtobufCMessage *in)
@@ -1222,3 +1335,5 @@ static const method_impl methods[] = {
 
 const service_impl svc_evidence = {&opra__v1__evidence__descriptor, methods,
 				   sizeof(methods) / sizeof(methods[0])};
+
+const method_batch_impl svc_evidence_submit_batch = {"opra.v1.Evidence/Submit", submit_batch};

@@ -1,13 +1,16 @@
 /* Evidence through the real server stack: text and file evidence, the
  * chunked upload (out of order, resumed after a dropped connection,
  * deduplicated, a hash mismatch, chunks out of range or twice, commit with
- * chunks missing), scope and sealing errors, the role x method matrix, and
- * 32 concurrent clients submitting to one appraisal with retries.
+ * chunks missing), scope and sealing errors, the role x method matrix,
+ * 32 concurrent clients submitting to one appraisal with retries, and
+ * set-based group commit (several workers' submissions in one statement and
+ * one transaction; a refused one among them fails alone).
  *
  * The appraisal fixtures are written with SQL on the test's own connection
  * (a tiny model, a unit and services, two appraisals, members), so this test
  * depends only on the Evidence service. */
 #include "auth.h"
+#include "dispatch.h"
 #include "opra_err.h"
 #include "sha256.h"
 #include "testlib.h"
@@ -20,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static testserver ts;
 
@@ -898,6 +902,139 @@ static void slow_path_forms(void **state)
 	rpc_client_close(bot);
 }
 
+/* ---- set-based group commit ---- */
+
+typedef struct {
+	int who;
+	const char *practice;
+	char text[48];
+	char key[40];
+	int rc;
+	char id[32];
+	char status[16];
+	char msg[256];
+} batch_arg;
+
+static void *batch_submit(void *p)
+{
+	batch_arg *a = p;
+	rpc_client *c = client(a->who);
+	Opra__V1__EvidenceReply *r = NULL;
+	a->rc = submit_text(c, "ovig", a->practice, "claims", "affirmation", a->text, a->key, &r);
+	snprintf(a->msg, sizeof(a->msg), "%s", opra_err_msg());
+	if (a->rc == OPRA_OK) {
+		snprintf(a->id, sizeof(a->id), "%s", r->evidence->id);
+		snprintf(a->status, sizeof(a->status), "%s", r->evidence->status);
+	}
+	testserver_reply_free(r);
+	rpc_client_close(c);
+	return NULL;
+}
+
+/* Holds the appraisal row so the workers' submissions pile up behind the
+ * first one, then lets them go: they run combined, several per
+ * transaction. */
+static void submit_held(batch_arg *a, int n)
+{
+	pthread_t th[16];
+	assert_true(n <= 16);
+	PGresult *r = NULL;
+	if (db_begin(ts.db) != OPRA_OK ||
+	    db_exec(&r, ts.db, 1, "SELECT 1 FROM appraisals WHERE name = 'ovig' FOR UPDATE", 0,
+		    NULL) != OPRA_OK)
+		fail_msg("locking the appraisal: %s", opra_err_msg());
+	PQclear(r);
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(pthread_create(&th[i], NULL, batch_submit, &a[i]), 0);
+		usleep(i == 0 ? 200 * 1000 : 40 * 1000);
+	}
+	usleep(200 * 1000);
+	db_rollback(ts.db);
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+}
+
+static void set_based_batches(void **state)
+{
+	enum { N = 8 };
+	batch_arg a[N];
+	dispatch_batch_counters before, after;
+	long events0 = assert_chain("ovig"), items0 = appraisal_count("evidence", "ovig");
+
+	/* All plain: one statement takes them together. */
+	memset(a, 0, sizeof(a));
+	for (int i = 0; i < N; i++) {
+		a[i].who = i % 2 ? U_BOT : U_APPRAISER;
+		a[i].practice = i % 3 ? "ADM:SG1.SP1" : "adm:sg1.sp2";
+		snprintf(a[i].text, sizeof(a[i].text), "set batch %d", i);
+		rpc_new_key(a[i].key);
+	}
+	dispatch_batch_stats(ts.disp, &before);
+	submit_held(a, N);
+	dispatch_batch_stats(ts.disp, &after);
+	for (int i = 0; i < N; i++) {
+		if (a[i].rc != OPRA_OK)
+			fail_msg("submit %d: %s", i, a[i].msg);
+		assert_string_equal(a[i].status, i % 2 ? "proposed" : "accepted");
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(a[i].id, a[j].id);
+	}
+	assert_true(after.set_batches > before.set_batches);
+	assert_int_equal(after.savepoint_runs, before.savepoint_runs);
+	/* Fewer transactions than requests, each item with its one event. */
+	assert_true(count("SELECT count(DISTINCT v.xid) FROM events v JOIN evidence e ON "
+			  "v.object = 'evidence ' || e.id WHERE e.body_text LIKE 'set batch %'") <
+		    N);
+	assert_int_equal(count("SELECT count(*) FROM evidence e JOIN events v ON v.object = "
+			       "'evidence ' || e.id AND v.after->>'id' = e.id::text AND "
+			       "v.after->>'practice' = (SELECT full_id FROM practices WHERE id = "
+			       "e.practice_id) WHERE e.body_text LIKE 'set batch %'"),
+			 N);
+	assert_int_equal(appraisal_count("evidence", "ovig"), items0 + N);
+	assert_int_equal(assert_chain("ovig"), events0 + N);
+
+	/* A retry of each (same key) gets the stored reply; nothing changes. */
+	for (int i = 0; i < N; i++) {
+		char id[32];
+		snprintf(id, sizeof(id), "%s", a[i].id);
+		a[i].id[0] = '\0';
+		batch_submit(&a[i]);
+		assert_int_equal(a[i].rc, OPRA_OK);
+		assert_string_equal(a[i].id, id);
+	}
+	assert_int_equal(assert_chain("ovig"), events0 + N);
+
+	/* Refused ones among them (out of scope, a viewer, unknown practice)
+	 * fail alone with their own errors; the rest commit. */
+	memset(a, 0, sizeof(a));
+	for (int i = 0; i < N; i++) {
+		a[i].who = i == 3 ? U_VIEWER : U_APPRAISER;
+		a[i].practice = i == 2 ? "SC:SG1.SP1" : i == 5 ? "XX:SG9.SP9" : "ADM:SG1.SP1";
+		snprintf(a[i].text, sizeof(a[i].text), "set refuse %d", i);
+		rpc_new_key(a[i].key);
+	}
+	submit_held(a, N);
+	for (int i = 0; i < N; i++) {
+		int want = i == 2   ? OPRA_INVALID_ARGUMENT
+			   : i == 3 ? OPRA_PERMISSION_DENIED
+			   : i == 5 ? OPRA_NOT_FOUND
+				    : OPRA_OK;
+		if (a[i].rc != want)
+			fail_msg("submit %d: got %s (%s), want %s", i, opra_status_name(a[i].rc),
+				 a[i].msg, opra_status_name(want));
+	}
+	assert_int_equal(count("SELECT count(*) FROM evidence WHERE body_text LIKE 'set refuse %'"),
+			 N - 3);
+	/* A refused request keeps no idempotency record; the others one each. */
+	char q[512];
+	snprintf(q, sizeof(q),
+		 "SELECT count(*) FROM idempotency WHERE status = 0 AND key IN ('%s', '%s', '%s', "
+		 "'%s', '%s', '%s', '%s', '%s')",
+		 a[0].key, a[1].key, a[2].key, a[3].key, a[4].key, a[5].key, a[6].key, a[7].key);
+	assert_int_equal(count(q), N - 3);
+	assert_int_equal(assert_chain("ovig"), events0 + N + N - 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -909,6 +1046,7 @@ int main(void)
 		cmocka_unit_test(role_matrix),
 		cmocka_unit_test(concurrent_submitters),
 		cmocka_unit_test(slow_path_forms),
+		cmocka_unit_test(set_based_batches),
 	};
 	cmocka_set_message_output(CM_OUTPUT_STDOUT);
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -726,6 +726,50 @@ static void concurrent_retries_with_batching_execute_once(void **state)
 	assert_int_equal(start_server(2, 64), OPRA_OK);
 }
 
+/* Array parameters (db_array_add, used by set-based batches) carry any
+ * text unchanged: quotes, backslashes, braces, commas, the word NULL,
+ * spaces, non-ASCII; a NULL value is SQL NULL; an empty array is empty. */
+static void array_parameters_round_trip(void **state)
+{
+	static const char *const v[] = {"plain",	 "with \"quotes\"",
+					"back\\slash\\", "{braces},commas",
+					"NULL",		 "",
+					"  spaces  ",	 "caf\xc3\xa9 \xe2\x9c\x93",
+					"'single'"};
+	enum { N = sizeof(v) / sizeof(v[0]) };
+	opra_buf a = OPRA_BUF_INIT, nums = OPRA_BUF_INIT, empty = OPRA_BUF_INIT;
+	PGresult *r = NULL;
+
+	for (int i = 0; i < N; i++)
+		assert_int_equal(db_array_add(&a, v[i]), OPRA_OK);
+	assert_int_equal(db_array_add(&a, NULL), OPRA_OK);
+	assert_int_equal(db_array_end(&a), OPRA_OK);
+	assert_int_equal(db_array_add_long(&nums, -5), OPRA_OK);
+	assert_int_equal(db_array_add_long(&nums, 9007199254740993LL), OPRA_OK);
+	assert_int_equal(db_array_end(&nums), OPRA_OK);
+	assert_int_equal(db_array_end(&empty), OPRA_OK);
+	const char *p[3] = {(const char *)a.data, (const char *)nums.data,
+			    (const char *)empty.data};
+	assert_int_equal(db_exec(&r, admin_db, 1,
+				 "SELECT t.x, t.x IS NULL, (SELECT sum(n)::text FROM "
+				 "unnest($2::bigint[]) n), cardinality($3::text[]) FROM "
+				 "unnest($1::text[]) WITH ORDINALITY AS t(x, o) ORDER BY t.o",
+				 3, p),
+			 OPRA_OK);
+	assert_int_equal(PQntuples(r), N + 1);
+	for (int i = 0; i < N; i++) {
+		assert_string_equal(PQgetvalue(r, i, 0), v[i]);
+		assert_string_equal(PQgetvalue(r, i, 1), "f");
+	}
+	assert_string_equal(PQgetvalue(r, N, 1), "t");
+	assert_string_equal(PQgetvalue(r, 0, 2), "9007199254740988");
+	assert_string_equal(PQgetvalue(r, 0, 3), "0");
+	PQclear(r);
+	opra_buf_free(&a);
+	opra_buf_free(&nums);
+	opra_buf_free(&empty);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -745,6 +789,7 @@ int main(void)
 		cmocka_unit_test(group_commit_groups_concurrent_writes),
 		cmocka_unit_test(failing_request_in_a_batch_fails_alone),
 		cmocka_unit_test(concurrent_retries_with_batching_execute_once),
+		cmocka_unit_test(array_parameters_round_trip),
 	};
 	cmocka_set_message_output(CM_OUTPUT_STDOUT);
 	return cmocka_run_group_tests(tests, setup, teardown);
