@@ -301,13 +301,48 @@ static bool take(json_t *o, const char *name, json_t **v)
 	return json_object_set_new(o, name, value) == 0;
 }
 
-static json_t *practice_json(const Opra__V1__PracticeRating *p, bool explain)
+/* A cell of the compact form (rating.proto cell_values) as its JSON word;
+ * NULL for '-' (none). */
+static const char *cell_word(char code)
+{
+	switch (code) {
+	case 'F':
+		return "fi";
+	case 'L':
+		return "li";
+	case 'P':
+		return "pi";
+	case 'N':
+		return "ni";
+	case 'Y':
+		return "ny";
+	default:
+		return NULL;
+	}
+}
+
+static json_t *practice_json(const Opra__V1__RatingShowReply *r, const Opra__V1__PracticeRating *p,
+			     bool explain)
 {
 	json_t *o = json_object(), *inst = json_object(), *sugg = json_object(),
 	       *vers = json_object();
 
 	if (o == NULL || inst == NULL || sugg == NULL || vers == NULL)
 		goto fail;
+	/* Compact cells: one character per instance of r->instances (a
+	 * server that predates them sends InstanceValue messages instead). */
+	size_t nv = strlen(p->cell_values), ns = strlen(p->cell_suggested);
+	for (size_t i = 0; p->n_instances == 0 && i < r->n_instances && i < nv; i++) {
+		const char *value = cell_word(p->cell_values[i]);
+		const char *suggested = i < ns ? cell_word(p->cell_suggested[i]) : NULL;
+		int32_t version = i < p->n_cell_versions ? p->cell_versions[i] : 0;
+		if (json_object_set_new(inst, r->instances[i],
+					out_jstr(value ? value : "none", false)) ||
+		    json_object_set_new(vers, r->instances[i], json_integer(version)) ||
+		    (suggested &&
+		     json_object_set_new(sugg, r->instances[i], out_jstr(suggested, false))))
+			goto fail;
+	}
 	for (size_t i = 0; i < p->n_instances; i++) {
 		const Opra__V1__InstanceValue *iv = p->instances[i];
 		if (json_object_set_new(inst, iv->instance, out_jstr(iv->value, false)) ||
@@ -336,14 +371,15 @@ fail:
 	return NULL;
 }
 
-static json_t *goal_json(const Opra__V1__GoalRating *g, bool explain)
+static json_t *goal_json(const Opra__V1__RatingShowReply *r, const Opra__V1__GoalRating *g,
+			 bool explain)
 {
 	json_t *o = json_object(), *ps = json_array();
 
 	if (o == NULL || ps == NULL)
 		goto fail;
 	for (size_t i = 0; i < g->n_practices; i++)
-		if (json_array_append_new(ps, practice_json(g->practices[i], explain)) != 0)
+		if (json_array_append_new(ps, practice_json(r, g->practices[i], explain)) != 0)
 			goto fail;
 	if (!add_str(o, "id", g->id, false) || !add_str(o, "rating", g->rating, false) ||
 	    json_object_set_new(o, "above_target", json_boolean(g->above_target)) ||
@@ -363,7 +399,8 @@ fail:
 /* capability_level is a number only when the status is rated: a not-rated
  * or out-of-scope process area must never read as level 0. level_reached
  * is what is confirmed so far (null when out of scope). */
-static json_t *pa_json(const Opra__V1__PaRating *pa, bool explain)
+static json_t *pa_json(const Opra__V1__RatingShowReply *r, const Opra__V1__PaRating *pa,
+		       bool explain)
 {
 	json_t *o = json_object(), *gs = json_array();
 	bool rated = strcmp(pa->status, "rated") == 0;
@@ -372,7 +409,7 @@ static json_t *pa_json(const Opra__V1__PaRating *pa, bool explain)
 	if (o == NULL || gs == NULL)
 		goto fail;
 	for (size_t i = 0; i < pa->n_goals; i++)
-		if (json_array_append_new(gs, goal_json(pa->goals[i], explain)) != 0)
+		if (json_array_append_new(gs, goal_json(r, pa->goals[i], explain)) != 0)
 			goto fail;
 	if (!add_str(o, "id", pa->id, false) || !add_str(o, "model", pa->model, true) ||
 	    !add_str(o, "name", pa->name, true) ||
@@ -404,7 +441,7 @@ static json_t *show_json(const Opra__V1__RatingShowReply *r, bool explain)
 	if (o == NULL || pas == NULL)
 		goto fail;
 	for (size_t i = 0; i < r->n_process_areas; i++)
-		if (json_array_append_new(pas, pa_json(r->process_areas[i], explain)) != 0)
+		if (json_array_append_new(pas, pa_json(r, r->process_areas[i], explain)) != 0)
 			goto fail;
 	if (!add_str(o, "appraisal", r->appraisal, false) ||
 	    json_object_set_new(o, "sealed", json_boolean(r->sealed)) ||
@@ -503,6 +540,7 @@ int cmd_rating_show(cli_ctx *ctx, const cli_args *args)
 	req.appraisal = args->argv[0];
 	req.process_area = (char *)(pa ? pa : "");
 	req.explain = explain;
+	req.compact = true; /* a tenth of the reply for a full appraisal */
 	if ((code = cli_call(ctx, M_SHOW, &req.base, &opra__v1__rating_show_reply__descriptor,
 			     &resp, NULL)) != 0)
 		return code;

@@ -30,14 +30,12 @@
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
-/* Accepted evidence per (practice, instance) of appraisal $1, counting the
- * evidence linked there (evidence_links) like evidence submitted there. */
-#define ACCEPTED_EVIDENCE                                                                          \
-	"SELECT e.practice_id, e.instance_id, e.kind FROM evidence e "                             \
-	"WHERE e.appraisal_id = $1::bigint AND e.status = 'accepted' "                             \
-	"UNION ALL SELECT l.practice_id, l.instance_id, e.kind FROM evidence_links l "             \
-	"JOIN evidence e ON e.id = l.evidence_id "                                                 \
-	"WHERE e.appraisal_id = $1::bigint AND e.status = 'accepted'"
+/* rating_cells holds per (practice, instance) a copy of the
+ * characterisation's value and version and the accepted artifacts and
+ * affirmations counted there (the evidence submitted there plus the evidence
+ * linked there), kept exact by triggers in the same transaction as every
+ * change to characterisations, evidence or evidence_links
+ * (sql/010_rating_cells.sql). Show reads the cells from it alone. */
 
 static int oom(void)
 {
@@ -159,7 +157,50 @@ static uint32_t id_index_find(const id_index *map, uint32_t n, long long id)
 	return RATING_NO_INDEX;
 }
 
-enum { Q_PAS, Q_PRACTICES, Q_INSTANCES, Q_CHARS, Q_EVIDENCE, Q_WEAKNESSES, Q_META, Q_N };
+/* ids to indexes in O(1) when the ids are dense enough (serial ids of one
+ * model's practices, one appraisal's instances), else by binary search */
+typedef struct {
+	uint32_t *at; /* at[id - lo], or NULL */
+	long long lo;
+	size_t span;
+	const id_index *map; /* sorted */
+	uint32_t n;
+} id_lookup;
+
+static int id_lookup_init(id_lookup *l, const id_index *map, uint32_t n)
+{
+	memset(l, 0, sizeof(*l));
+	l->map = map;
+	l->n = n;
+	if (n == 0)
+		return OPRA_OK;
+	unsigned long long span = (unsigned long long)(map[n - 1].id - map[0].id) + 1;
+	if (span > 4ULL * n + 4096)
+		return OPRA_OK;
+	l->at = opra_malloc((size_t)span * sizeof(*l->at));
+	if (l->at == NULL)
+		return oom();
+	memset(l->at, 0xff, (size_t)span * sizeof(*l->at)); /* RATING_NO_INDEX */
+	l->lo = map[0].id;
+	l->span = (size_t)span;
+	for (uint32_t i = 0; i < n; i++)
+		l->at[map[i].id - l->lo] = map[i].idx;
+	return OPRA_OK;
+}
+
+static uint32_t id_lookup_find(const id_lookup *l, long long id)
+{
+	if (l->at == NULL)
+		return id_index_find(l->map, l->n, id);
+	if (id < l->lo || (unsigned long long)(id - l->lo) >= l->span)
+		return RATING_NO_INDEX;
+	return l->at[id - l->lo];
+}
+
+/* Q_PAS..Q_META run in one pipeline; Q_CELLS follows in the same
+ * transaction with binary results (Q_PIPELINED queries before it). */
+enum { Q_PAS, Q_PRACTICES, Q_INSTANCES, Q_WEAKNESSES, Q_META, Q_CELLS, Q_N };
+#define Q_PIPELINED Q_CELLS
 
 typedef struct {
 	PGresult *r[Q_N];
@@ -170,6 +211,7 @@ typedef struct {
 	long long *practice_ids;
 	int *practice_row; /* row of the practice in r[Q_PRACTICES] */
 	id_index *practice_map, *instance_map;
+	id_lookup practice_at, instance_at;
 	const char **instances;
 	rating_cell *cells;
 	int32_t *versions; /* per cell; 0 = not characterised */
@@ -191,6 +233,8 @@ static void facts_free(facts *f)
 	opra_free(f->practice_row);
 	opra_free(f->practice_map);
 	opra_free(f->instance_map);
+	opra_free(f->practice_at.at);
+	opra_free(f->instance_at.at);
 	opra_free(f->instances);
 	opra_free(f->cells);
 	opra_free(f->versions);
@@ -223,18 +267,40 @@ static const char *const facts_sql[Q_N] = {
 	"ORDER BY m.key, pa.ord, pa.id, g.ord, g.id, p.ord, p.id",
 	/* Q_INSTANCES */
 	"SELECT id, name FROM appraisal_instances WHERE appraisal_id = $1::bigint ORDER BY name",
-	/* Q_CHARS */
-	"SELECT practice_id, instance_id, value, version FROM characterisations "
-	"WHERE appraisal_id = $1::bigint",
-	/* Q_EVIDENCE: one row per accepted item (or link), counted here: for a
-	 * full appraisal that is twice as fast as GROUP BY in PostgreSQL */
-	"SELECT practice_id, instance_id, kind = 'artifact' FROM (" ACCEPTED_EVIDENCE ") x",
 	/* Q_WEAKNESSES */
 	"SELECT id, practice_id, instance_id, significant, text FROM weaknesses "
 	"WHERE appraisal_id = $1::bigint ORDER BY id",
 	/* Q_META */
 	"SELECT encode(head, 'hex'), events FROM appraisals WHERE id = $1::bigint",
+	/* Q_CELLS: one row per cell, binary (cells_binary_ok checks the
+	 * columns' lengths) */
+	"SELECT practice_id, instance_id, value, version, artifacts, affirmations "
+	"FROM rating_cells WHERE appraisal_id = $1::bigint",
 };
+
+static uint32_t be32(const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 | u[3];
+}
+
+static long long be64(const char *p)
+{
+	return (long long)((uint64_t)be32(p) << 32 | be32(p + 4));
+}
+
+static uint16_t clamp_count(int32_t n)
+{
+	return (uint16_t)(n < 0 ? 0 : n > UINT16_MAX ? UINT16_MAX : n);
+}
+
+/* The binary row i of Q_CELLS has the lengths of bigint, bigint, text or
+ * NULL, integer, integer, integer. */
+static int cells_binary_ok(const PGresult *r, int i)
+{
+	return PQgetlength(r, i, 0) == 8 && PQgetlength(r, i, 1) == 8 &&
+	       PQgetlength(r, i, 3) == 4 && PQgetlength(r, i, 4) == 4 && PQgetlength(r, i, 5) == 4;
+}
 
 /* Turns the query results into the engine's input. */
 static int facts_build(facts *f, const appraisal_ref *a)
@@ -340,6 +406,9 @@ static int facts_build(facts *f, const appraisal_ref *a)
 		f->instance_map[i].idx = (uint32_t)i;
 	}
 	qsort(f->instance_map, n_inst, sizeof(*f->instance_map), id_index_cmp);
+	if (id_lookup_init(&f->practice_at, f->practice_map, n_practices) != OPRA_OK ||
+	    id_lookup_init(&f->instance_at, f->instance_map, n_inst) != OPRA_OK)
+		return oom();
 
 	/* cells */
 	size_t n_cells = (size_t)n_practices * n_inst;
@@ -347,41 +416,44 @@ static int facts_build(facts *f, const appraisal_ref *a)
 	f->versions = opra_calloc(n_cells ? n_cells : 1, sizeof(*f->versions));
 	if (!f->cells || !f->versions)
 		return oom();
-	r = f->r[Q_CHARS];
+	r = f->r[Q_CELLS];
 	n = PQntuples(r);
-	f->characterisations = n;
+	if (PQnfields(r) != 6)
+		return opra_err_set(OPRA_INTERNAL,
+				    "the cells of appraisal '%s' came back with %d columns "
+				    "instead of 6; check that the database schema is current",
+				    a->name, PQnfields(r));
+	long long chars = 0;
 	for (int i = 0; i < n; i++) {
-		uint32_t p =
-			id_index_find(f->practice_map, n_practices, to_ll(PQgetvalue(r, i, 0)));
-		uint32_t k = id_index_find(f->instance_map, n_inst, to_ll(PQgetvalue(r, i, 1)));
+		if (!cells_binary_ok(r, i))
+			return opra_err_set(OPRA_INTERNAL,
+					    "a cell of appraisal '%s' came back in an unexpected "
+					    "form; check that the database schema is current",
+					    a->name);
+		const char *v_text = PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2);
+		if (v_text)
+			chars++;
+		uint32_t p = id_lookup_find(&f->practice_at, be64(PQgetvalue(r, i, 0)));
+		uint32_t k = id_lookup_find(&f->instance_at, be64(PQgetvalue(r, i, 1)));
 		if (p == RATING_NO_INDEX || k == RATING_NO_INDEX)
 			continue; /* a practice outside the scope (or the --pa filter) */
 		size_t cell = (size_t)p * n_inst + k;
-		int v = rating_value_parse(PQgetvalue(r, i, 2));
-		f->cells[cell].label =
-			(uint8_t)(v >= RATING_FI && v <= RATING_NY ? v : RATING_NONE);
-		/* NY is the team's statement that the instance has not reached the
-		 * practice yet: the suggestion follows it (docs/rating.md, S1). */
-		if (v == RATING_NY)
-			f->cells[cell].flags |= RATING_CELL_NOT_YET;
-		f->versions[cell] = (int32_t)atoi(PQgetvalue(r, i, 3));
-	}
-	r = f->r[Q_EVIDENCE];
-	n = PQntuples(r);
-	for (int i = 0; i < n; i++) {
-		uint32_t p =
-			id_index_find(f->practice_map, n_practices, to_ll(PQgetvalue(r, i, 0)));
-		uint32_t k = id_index_find(f->instance_map, n_inst, to_ll(PQgetvalue(r, i, 1)));
-		if (p == RATING_NO_INDEX || k == RATING_NO_INDEX)
-			continue;
-		rating_cell *cell = &f->cells[(size_t)p * n_inst + k];
-		if (PQgetvalue(r, i, 2)[0] == 't') {
-			if (cell->artifacts < UINT16_MAX)
-				cell->artifacts++;
-		} else if (cell->affirmations < UINT16_MAX) {
-			cell->affirmations++;
+		rating_cell *c = &f->cells[cell];
+		if (v_text) {
+			/* binary text is the bytes, NUL-terminated by libpq */
+			int v = rating_value_parse(v_text);
+			c->label = (uint8_t)(v >= RATING_FI && v <= RATING_NY ? v : RATING_NONE);
+			/* NY is the team's statement that the instance has not
+			 * reached the practice yet: the suggestion follows it
+			 * (docs/rating.md, S1). */
+			if (v == RATING_NY)
+				c->flags |= RATING_CELL_NOT_YET;
+			f->versions[cell] = (int32_t)be32(PQgetvalue(r, i, 3));
 		}
+		c->artifacts = clamp_count((int32_t)be32(PQgetvalue(r, i, 4)));
+		c->affirmations = clamp_count((int32_t)be32(PQgetvalue(r, i, 5)));
 	}
+	f->characterisations = chars;
 
 	/* weaknesses */
 	r = f->r[Q_WEAKNESSES];
@@ -391,9 +463,8 @@ static int facts_build(facts *f, const appraisal_ref *a)
 		return oom();
 	uint32_t n_weak = 0;
 	for (int i = 0; i < n; i++) {
-		uint32_t p =
-			id_index_find(f->practice_map, n_practices, to_ll(PQgetvalue(r, i, 1)));
-		uint32_t k = id_index_find(f->instance_map, n_inst, to_ll(PQgetvalue(r, i, 2)));
+		uint32_t p = id_lookup_find(&f->practice_at, to_ll(PQgetvalue(r, i, 1)));
+		uint32_t k = id_lookup_find(&f->instance_at, to_ll(PQgetvalue(r, i, 2)));
 		if (p == RATING_NO_INDEX || k == RATING_NO_INDEX)
 			continue;
 		rating_weakness *w = &f->weaknesses[n_weak++];
@@ -434,10 +505,49 @@ static int facts_build(facts *f, const appraisal_ref *a)
 	return OPRA_OK;
 }
 
+/* Runs Q_CELLS with binary results (no text to parse for tens of thousands
+ * of rows). db.h has no call for binary results, so this uses the
+ * connection directly and maps failures as db_exec does for the cases that
+ * matter here (lost connection -> UNAVAILABLE, serialization -> ABORTED,
+ * anything else -> INTERNAL). */
+static int cells_query(PGresult **out, call *c, const char *aid)
+{
+	*out = NULL;
+	PGconn *conn = db_conn(c->db);
+	if (conn == NULL)
+		return opra_err_set(OPRA_UNAVAILABLE, "the database is unavailable; retry shortly");
+	const char *p[1] = {aid};
+	PGresult *r = PQexecParams(conn, facts_sql[Q_CELLS], 1, NULL, p, NULL, NULL, 1);
+	if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK) {
+		*out = r;
+		return OPRA_OK;
+	}
+	const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	char msg[256];
+	snprintf(msg, sizeof(msg), "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
+	msg[strcspn(msg, "\n")] = '\0';
+	char state[8];
+	snprintf(state, sizeof(state), "%s", st ? st : "");
+	PQclear(r);
+	if (PQstatus(conn) != CONNECTION_OK || strncmp(state, "08", 2) == 0 ||
+	    strncmp(state, "57P0", 4) == 0) {
+		log_warn("database error %s: %s", state[0] ? state : "08006", msg);
+		return opra_err_set(OPRA_UNAVAILABLE, "the database is unavailable; retry shortly");
+	}
+	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
+		return opra_err_set(OPRA_ABORTED, "a concurrent change conflicted; retry");
+	log_warn("database error %s: %s (statement: reading rating_cells)",
+		 state[0] ? state : "XX000", msg);
+	return opra_err_set(OPRA_INTERNAL, "database error %s (details in the server log)",
+			    state[0] ? state : "XX000");
+}
+
 /* Loads and rates appraisal a (only process area pa_id when > 0, in or out
  * of scope). Outside a transaction the queries run in one read-only
- * REPEATABLE READ transaction (one snapshot, one round trip); inside one
- * (a change that reports its effect) they see that transaction. */
+ * REPEATABLE READ transaction (one snapshot): BEGIN and the small queries
+ * in one round trip (libpq pipeline), then the cells with binary results,
+ * then COMMIT. Inside one (a change that reports its effect) they see that
+ * transaction. */
 static int facts_load(call *c, const appraisal_ref *a, long long pa_id, facts *f)
 {
 	char aid[32], pid[32] = "";
@@ -445,7 +555,7 @@ static int facts_load(call *c, const appraisal_ref *a, long long pa_id, facts *f
 	if (pa_id > 0)
 		snprintf(pid, sizeof(pid), "%lld", pa_id);
 	const char *p2[2] = {aid, pid};
-	db_stmt st[Q_N + 2];
+	db_stmt st[Q_PIPELINED + 1];
 	size_t n = 0;
 	int own = !db_in_transaction(c->db);
 	memset(f, 0, sizeof(*f));
@@ -453,23 +563,27 @@ static int facts_load(call *c, const appraisal_ref *a, long long pa_id, facts *f
 	if (own)
 		st[n++] = (db_stmt){.sql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"};
 	size_t first = n;
-	for (int q = 0; q < Q_N; q++) {
+	for (int q = 0; q < Q_PIPELINED; q++) {
 		st[n].sql = facts_sql[q];
 		st[n].nparams = (q == Q_PAS || q == Q_PRACTICES) ? 2 : 1;
 		st[n].params = p2;
 		st[n].want_rows = 1;
 		n++;
 	}
-	if (own)
-		st[n++] = (db_stmt){.sql = "COMMIT"};
 	int rc = db_pipeline(c->db, st, n);
+	if (rc == OPRA_OK) {
+		for (int q = 0; q < Q_PIPELINED; q++)
+			f->r[q] = st[first + (size_t)q].res;
+		rc = cells_query(&f->r[Q_CELLS], c, aid);
+	}
+	if (rc == OPRA_OK && own)
+		rc = db_commit(c->db);
 	if (rc != OPRA_OK) {
 		if (own)
 			db_rollback(c->db);
+		facts_free(f);
 		return rc;
 	}
-	for (int q = 0; q < Q_N; q++)
-		f->r[q] = st[first + (size_t)q].res;
 	if ((rc = facts_build(f, a)) != OPRA_OK)
 		facts_free(f);
 	return rc;
@@ -513,12 +627,11 @@ static int cell_suggestion(call *c, const appraisal_ref *a, const char *pid, con
 	snprintf(aid, sizeof(aid), "%lld", a->id);
 	const char *p[3] = {aid, pid, iid};
 	int rc = db_exec(&r, c->db, 1,
-			 "SELECT count(*) FILTER (WHERE kind = 'artifact'), "
-			 "count(*) FILTER (WHERE kind = 'affirmation'), "
+			 "SELECT coalesce(max(artifacts), 0), coalesce(max(affirmations), 0), "
 			 "(SELECT count(*) FROM weaknesses w WHERE w.appraisal_id = $1::bigint "
 			 "AND w.practice_id = $2::bigint AND w.instance_id = $3::bigint) "
-			 "FROM (" ACCEPTED_EVIDENCE ") x "
-			 "WHERE practice_id = $2::bigint AND instance_id = $3::bigint",
+			 "FROM rating_cells WHERE appraisal_id = $1::bigint "
+			 "AND practice_id = $2::bigint AND instance_id = $3::bigint",
 			 3, p);
 	if (rc != OPRA_OK)
 		return rc;
@@ -923,9 +1036,18 @@ typedef struct {
 	Opra__V1__PracticeRating **prac_p;
 	Opra__V1__InstanceValue *iv;
 	Opra__V1__InstanceValue **iv_p;
+	char *codes;  /* compact cells: values and suggestions, per practice */
 	char **texts; /* explanations */
 	size_t n_texts;
 } show_store;
+
+/* A label as one character of the compact form (rating.proto cell_values):
+ * F L P N Y, '-' for none. */
+static char cell_code(int v)
+{
+	static const char codes[] = "-FLPNY";
+	return v > RATING_NONE && v <= RATING_NY ? codes[v] : '-';
+}
 
 static void show_store_free(show_store *s)
 {
@@ -937,6 +1059,7 @@ static void show_store_free(show_store *s)
 	opra_free(s->prac_p);
 	opra_free(s->iv);
 	opra_free(s->iv_p);
+	opra_free(s->codes);
 	for (size_t i = 0; i < s->n_texts; i++)
 		opra_free(s->texts[i]);
 	opra_free(s->texts);
@@ -982,13 +1105,19 @@ static int show(call *c, const ProtobufCMessage *in)
 	s.goal_p = opra_calloc(ri->n_goals + 1, sizeof(*s.goal_p));
 	s.prac = opra_calloc(ri->n_practices + 1, sizeof(*s.prac));
 	s.prac_p = opra_calloc(ri->n_practices + 1, sizeof(*s.prac_p));
-	s.iv = opra_calloc(n_cells + 1, sizeof(*s.iv));
-	s.iv_p = opra_calloc(n_cells + 1, sizeof(*s.iv_p));
+	if (req->compact) {
+		s.codes = opra_malloc(2 * (n_cells + ri->n_practices) + 1);
+		s.iv = opra_calloc(1, sizeof(*s.iv));
+		s.iv_p = opra_calloc(1, sizeof(*s.iv_p));
+	} else {
+		s.iv = opra_calloc(n_cells + 1, sizeof(*s.iv));
+		s.iv_p = opra_calloc(n_cells + 1, sizeof(*s.iv_p));
+	}
 	if (req->explain)
 		s.texts = opra_calloc((size_t)ri->n_pas + ri->n_goals + ri->n_practices + 1,
 				      sizeof(*s.texts));
 	if (!s.pa || !s.pa_p || !s.goal || !s.goal_p || !s.prac || !s.prac_p || !s.iv || !s.iv_p ||
-	    (req->explain && !s.texts)) {
+	    (req->explain && !s.texts) || (req->compact && !s.codes)) {
 		rc = oom();
 		goto done;
 	}
@@ -1053,6 +1182,22 @@ static int show(call *c, const ProtobufCMessage *in)
 					goto done;
 				}
 				size_t base = (size_t)pi * ri->n_instances;
+				if (req->compact) {
+					/* one character per cell, and the versions
+					 * straight from the facts */
+					char *cv = s.codes + 2 * (base + pi);
+					char *cs = cv + ri->n_instances + 1;
+					for (uint32_t ii = 0; ii < ri->n_instances; ii++) {
+						cv[ii] = cell_code(ri->cells[base + ii].label);
+						cs[ii] = cell_code(ro->suggested[base + ii]);
+					}
+					cv[ri->n_instances] = cs[ri->n_instances] = '\0';
+					po->cell_values = cv;
+					po->cell_suggested = cs;
+					po->cell_versions = f.versions + base;
+					po->n_cell_versions = ri->n_instances;
+					continue;
+				}
 				po->instances = s.iv_p + base;
 				po->n_instances = ri->n_instances;
 				for (uint32_t ii = 0; ii < ri->n_instances; ii++) {
@@ -1083,6 +1228,10 @@ static int show(call *c, const ProtobufCMessage *in)
 		rep.events = to_ll(PQgetvalue(mr, 0, 1));
 	}
 	rep.characterisations = f.characterisations;
+	if (req->compact) {
+		rep.instances = (char **)ri->instances;
+		rep.n_instances = ri->n_instances;
+	}
 	rc = call_reply(c, &rep.base);
 done:
 	show_store_free(&s);

@@ -3,7 +3,12 @@
  * coverage; needing judgement, then resolved by a lead's judgement), a
  * two-writer conflict on one characterisation, bad input changing nothing,
  * the role x method matrix, evidence reused through the crosswalk
- * (Candidates, Link) and a significant weakness making its goal unsatisfied.
+ * (Candidates, Link), a significant weakness making its goal unsatisfied,
+ * and the per-cell table Show reads (rating_cells, sql/010: each
+ * characterisation's value and version and the accepted evidence counts)
+ * staying exact through characterisations created, changed, unchanged,
+ * refused for a stale version, deleted and moved, evidence submitted,
+ * accepted, rejected and linked, and rolled-back transactions.
  *
  * The fixtures (two tiny models with a crosswalk between them, services,
  * appraisals, members, accepted evidence) are written with SQL on the
@@ -14,6 +19,7 @@
 #include "testlib.h"
 #include "testserver.h"
 
+#include "opra/v1/evidence.pb-c.h"
 #include "opra/v1/rating.pb-c.h"
 
 #include <stdio.h>
@@ -642,6 +648,335 @@ static void significant_weakness(void **state)
 	testserver_reply_free(r);
 }
 
+/* ---- rating_cells: the cells Show reads stay exact ---- */
+
+static int ev_submit(int who, const char *practice, const char *instance, const char *kind,
+		     const char *text, char id[32])
+{
+	Opra__V1__EvidenceSubmitRequest req = OPRA__V1__EVIDENCE_SUBMIT_REQUEST__INIT;
+	Opra__V1__EvidenceReply *r = NULL;
+	req.appraisal = "rate";
+	req.practice = (char *)practice;
+	req.instance = (char *)instance;
+	req.kind = (char *)kind;
+	req.title = "cells";
+	req.text = (char *)text;
+	int rc = testserver_call(cl[who], "opra.v1.Evidence/Submit", &req.base,
+				 &opra__v1__evidence_reply__descriptor, &r, "");
+	if (rc == OPRA_OK) {
+		snprintf(id, 32, "%s", r->evidence->id);
+		testserver_reply_free(r);
+	}
+	return rc;
+}
+
+static void ev_decide(const char *method, const char *id)
+{
+	Opra__V1__EvidenceDecideRequest req = OPRA__V1__EVIDENCE_DECIDE_REQUEST__INIT;
+	req.id = (char *)id;
+	req.reason = "cells test";
+	if (testserver_call(cl[U_LEAD], method, &req.base, &opra__v1__evidence_reply__descriptor,
+			    NULL, "") != OPRA_OK)
+		fail_msg("%s %s: %s", method, id, opra_err_msg());
+}
+
+/* Rows where rating_cells differs from characterisations plus a count over
+ * evidence and links (every appraisal; a cell with no characterisation and
+ * no counted evidence is the same as no row). */
+static long cells_wrong(void)
+{
+	return count("WITH truth AS (SELECT appraisal_id, practice_id, instance_id, max(value) v, "
+		     "coalesce(max(version), 0) n, count(*) FILTER (WHERE kind = 'artifact') a, "
+		     "count(*) FILTER (WHERE kind = 'affirmation') f FROM (SELECT c.appraisal_id, "
+		     "c.practice_id, c.instance_id, c.value, c.version, NULL::text kind FROM "
+		     "characterisations c UNION ALL SELECT e.appraisal_id, e.practice_id, "
+		     "e.instance_id, NULL, NULL, e.kind FROM evidence e WHERE e.status = "
+		     "'accepted' UNION ALL SELECT e.appraisal_id, l.practice_id, l.instance_id, "
+		     "NULL, NULL, e.kind FROM evidence_links l JOIN evidence e ON e.id = "
+		     "l.evidence_id WHERE e.status = 'accepted') x GROUP BY 1, 2, 3), cells AS "
+		     "(SELECT appraisal_id, practice_id, instance_id, value v, version n, "
+		     "artifacts::bigint a, affirmations::bigint f FROM rating_cells WHERE value IS "
+		     "NOT NULL OR version <> 0 OR artifacts <> 0 OR affirmations <> 0) "
+		     "SELECT count(*) FROM ((TABLE truth EXCEPT TABLE cells) UNION ALL "
+		     "(TABLE cells EXCEPT TABLE truth)) d");
+}
+
+/* A checksum of every row of rating_cells. */
+static long cells_sum(void)
+{
+	return count("SELECT coalesce(sum(hashtext(appraisal_id || '/' || practice_id || '/' || "
+		     "instance_id || '/' || coalesce(value, '-') || '/' || version || '/' || "
+		     "artifacts || '/' || affirmations)), 0) FROM rating_cells");
+}
+
+/* artifacts * 100 + affirmations stored for one cell of "rate" */
+static long cell_counts(const char *practice, const char *instance)
+{
+	char q[512];
+	snprintf(q, sizeof(q),
+		 "SELECT coalesce((SELECT c.artifacts * 100 + c.affirmations FROM rating_cells "
+		 "c JOIN appraisals a ON a.id = c.appraisal_id JOIN practices p ON p.id = "
+		 "c.practice_id JOIN appraisal_instances i ON i.id = c.instance_id WHERE a.name "
+		 "= 'rate' AND p.full_id = '%s' AND i.name = '%s'), 0)",
+		 practice, instance);
+	return count(q);
+}
+
+#define CELLS_EXACT(practice, instance, want)                                                      \
+	do {                                                                                       \
+		assert_int_equal(cells_wrong(), 0);                                                \
+		assert_int_equal(cell_counts(practice, instance), want);                           \
+	} while (0)
+
+/* What Show suggests for one cell of EE (the counts as a user sees them). */
+static void suggested_is(const char *practice, const char *instance, const char *want)
+{
+	Opra__V1__RatingShowReply *r = NULL;
+	assert_int_equal(show(U_LEAD, "rate", "EE", 0, &r), OPRA_OK);
+	assert_string_equal(cell_of(practice_of(pa_of(r, "EE"), practice), instance)->suggested,
+			    want);
+	testserver_reply_free(r);
+}
+
+/* The characterisation of one cell of "rate" as rating_cells holds it
+ * (value NULL: none) and as Show gives it to a user. */
+static void char_is(const char *practice, const char *instance, const char *value, int version)
+{
+	char q[640];
+	snprintf(q, sizeof(q),
+		 "SELECT count(*) FROM appraisals a JOIN appraisal_instances i ON i.appraisal_id "
+		 "= a.id CROSS JOIN practices p LEFT JOIN rating_cells c ON c.appraisal_id = a.id "
+		 "AND c.practice_id = p.id AND c.instance_id = i.id WHERE a.name = 'rate' AND "
+		 "p.full_id = '%s' AND i.name = '%s' AND c.value IS NOT DISTINCT FROM %s%s%s AND "
+		 "coalesce(c.version, 0) = %d",
+		 practice, instance, value ? "'" : "", value ? value : "NULL", value ? "'" : "",
+		 version);
+	assert_int_equal(count(q), 1);
+	Opra__V1__RatingShowReply *r = NULL;
+	assert_int_equal(show(U_LEAD, "rate", "EE", 0, &r), OPRA_OK);
+	const Opra__V1__InstanceValue *iv =
+		cell_of(practice_of(pa_of(r, "EE"), practice), instance);
+	assert_string_equal(iv->value, value ? value : "none");
+	assert_int_equal(iv->version, version);
+	testserver_reply_free(r);
+}
+
+#define CHAR_EXACT(practice, instance, value, version)                                             \
+	do {                                                                                       \
+		assert_int_equal(cells_wrong(), 0);                                                \
+		char_is(practice, instance, value, version);                                       \
+	} while (0)
+
+static void rating_cells_follow_characterisations(void **state)
+{
+	(void)state;
+	Opra__V1__CharacterizeReply *cr = NULL;
+	assert_int_equal(cells_wrong(), 0);
+	CHAR_EXACT("EE:GG2.GP1", "claims", NULL, 0);
+
+	/* new, unchanged, changed */
+	assert_int_equal(characterize(U_LEAD, "rate", "EE:GG2.GP1", "claims", "FI", 1, 0, &cr),
+			 OPRA_OK);
+	assert_string_equal(cr->result, "created");
+	testserver_reply_free(cr);
+	CHAR_EXACT("EE:GG2.GP1", "claims", "fi", 1);
+	assert_int_equal(characterize(U_LEAD, "rate", "EE:GG2.GP1", "claims", "fi", 1, 1, &cr),
+			 OPRA_OK);
+	assert_string_equal(cr->result, "unchanged");
+	testserver_reply_free(cr);
+	CHAR_EXACT("EE:GG2.GP1", "claims", "fi", 1);
+	assert_int_equal(characterize(U_APPRAISER, "rate", "EE:GG2.GP1", "claims", "LI", 1, 1, &cr),
+			 OPRA_OK);
+	assert_string_equal(cr->result, "changed");
+	testserver_reply_free(cr);
+	CHAR_EXACT("EE:GG2.GP1", "claims", "li", 2);
+	ch_ok("EE:GG2.GP1", "billing", "NY");
+	CHAR_EXACT("EE:GG2.GP1", "billing", "ny", 1);
+
+	/* a stale version is refused and changes nothing */
+	long before = cells_sum();
+	assert_int_equal(characterize(U_LEAD, "rate", "EE:GG2.GP1", "claims", "PI", 1, 1, NULL),
+			 OPRA_ABORTED);
+	assert_int_equal(characterize(U_LEAD, "rate", "EE:GG2.GP2", "claims", "PI", 1, 4, NULL),
+			 OPRA_ABORTED);
+	assert_int_equal(cells_sum(), before);
+	CHAR_EXACT("EE:GG2.GP1", "claims", "li", 2);
+	CHAR_EXACT("EE:GG2.GP2", "claims", NULL, 0);
+
+	/* a rolled-back transaction (plain SQL: changed, note only, deleted,
+	 * inserted, moved to another cell) leaves the cells as they were */
+	sql("BEGIN;"
+	    "UPDATE characterisations SET value = 'ni', version = version + 1 WHERE version = 2 "
+	    "AND practice_id = (SELECT id FROM practices WHERE full_id = 'EE:GG2.GP1');"
+	    "UPDATE characterisations SET note = 'only the note';"
+	    "DELETE FROM characterisations WHERE value = 'ny';"
+	    "INSERT INTO characterisations (appraisal_id, practice_id, instance_id, value, "
+	    "updated_by) SELECT appraisal_id, (SELECT id FROM practices WHERE full_id = "
+	    "'EE:GG2.GP2'), instance_id, 'pi', updated_by FROM characterisations WHERE "
+	    "practice_id = (SELECT id FROM practices WHERE full_id = 'EE:GG2.GP1');"
+	    "UPDATE characterisations SET practice_id = (SELECT id FROM practices WHERE full_id "
+	    "= 'EE:GG1.GP1') WHERE practice_id = (SELECT id FROM practices WHERE full_id = "
+	    "'EE:GG2.GP2');");
+	assert_int_equal(cells_wrong(), 0); /* exact inside the transaction too */
+	sql("ROLLBACK");
+	assert_int_equal(cells_sum(), before);
+	CHAR_EXACT("EE:GG2.GP1", "claims", "li", 2);
+	CHAR_EXACT("EE:GG2.GP1", "billing", "ny", 1);
+
+	/* committed by hand (the server never deletes or moves one): exact */
+	sql("UPDATE characterisations SET instance_id = (SELECT i.id FROM appraisal_instances i "
+	    "JOIN appraisals a ON a.id = i.appraisal_id WHERE a.name = 'rate' AND i.name = "
+	    "'claims'), practice_id = (SELECT id FROM practices WHERE full_id = 'EE:GG2.GP2') "
+	    "WHERE value = 'ny' AND practice_id = (SELECT id FROM practices WHERE full_id = "
+	    "'EE:GG2.GP1')");
+	CHAR_EXACT("EE:GG2.GP1", "billing", NULL, 0);
+	CHAR_EXACT("EE:GG2.GP2", "claims", "ny", 1);
+	sql("DELETE FROM characterisations WHERE value = 'ny' AND practice_id = (SELECT id FROM "
+	    "practices WHERE full_id = 'EE:GG2.GP2')");
+	CHAR_EXACT("EE:GG2.GP2", "claims", NULL, 0);
+	/* and the server writes the cell again from scratch */
+	assert_int_equal(characterize(U_LEAD, "rate", "EE:GG2.GP2", "claims", "PI", 1, 0, &cr),
+			 OPRA_OK);
+	assert_int_equal(cr->version, 1);
+	testserver_reply_free(cr);
+	CHAR_EXACT("EE:GG2.GP2", "claims", "pi", 1);
+}
+
+static void rating_cells_follow_evidence(void **state)
+{
+	(void)state;
+	char art[32], aff[32], tmp[32];
+	/* the fixture's multi-row INSERT (accepted and proposed) */
+	assert_int_equal(cells_wrong(), 0);
+	CELLS_EXACT("AA:SG1.SP1", "claims", 101);
+	CELLS_EXACT("CC:SG1.SP1", "billing", 1);
+	ch_ok("EE:SG1.SP1", "claims", "LI");
+	suggested_is("EE:SG1.SP1", "claims", "");
+
+	/* submitted accepted (a person) and proposed (automation) */
+	assert_int_equal(ev_submit(U_APPRAISER, "EE:SG1.SP1", "claims", "artifact", "plan", art),
+			 OPRA_OK);
+	CELLS_EXACT("EE:SG1.SP1", "claims", 100);
+	assert_int_equal(ev_submit(U_BOT, "EE:SG1.SP1", "claims", "affirmation", "said so", aff),
+			 OPRA_OK);
+	CELLS_EXACT("EE:SG1.SP1", "claims", 100);
+	suggested_is("EE:SG1.SP1", "claims", ""); /* an artifact alone: the team decides */
+
+	/* accept, reject, accept again */
+	ev_decide("opra.v1.Evidence/Accept", aff);
+	CELLS_EXACT("EE:SG1.SP1", "claims", 101);
+	suggested_is("EE:SG1.SP1", "claims", "fi");
+	ev_decide("opra.v1.Evidence/Reject", aff);
+	CELLS_EXACT("EE:SG1.SP1", "claims", 100);
+	suggested_is("EE:SG1.SP1", "claims", "");
+	ev_decide("opra.v1.Evidence/Accept", aff);
+	CELLS_EXACT("EE:SG1.SP1", "claims", 101);
+
+	/* linked: counts in the other cell too, and follows the status */
+	assert_int_equal(link_ev(U_APPRAISER, aff, "EE:SG1.SP2", "billing", NULL), OPRA_OK);
+	assert_int_equal(link_ev(U_APPRAISER, art, "EE:SG1.SP2", "billing", NULL), OPRA_OK);
+	CELLS_EXACT("EE:SG1.SP2", "billing", 101);
+	ch_ok("EE:SG1.SP2", "billing", "FI");
+	suggested_is("EE:SG1.SP2", "billing", "fi");
+	ev_decide("opra.v1.Evidence/Reject", art);
+	CELLS_EXACT("EE:SG1.SP2", "billing", 1);
+	CELLS_EXACT("EE:SG1.SP1", "claims", 1);
+	suggested_is("EE:SG1.SP2", "billing", "pi");
+	ev_decide("opra.v1.Evidence/Accept", art);
+	CELLS_EXACT("EE:SG1.SP2", "billing", 101);
+	CELLS_EXACT("EE:SG1.SP1", "claims", 101);
+	/* a proposed item linked counts once it is accepted */
+	assert_int_equal(ev_submit(U_BOT, "EE:SG1.SP1", "billing", "artifact", "log", tmp),
+			 OPRA_OK);
+	assert_int_equal(link_ev(U_APPRAISER, tmp, "EE:SG1.SP2", "billing", NULL), OPRA_OK);
+	CELLS_EXACT("EE:SG1.SP2", "billing", 101);
+	ev_decide("opra.v1.Evidence/Accept", tmp);
+	CELLS_EXACT("EE:SG1.SP2", "billing", 201);
+	CELLS_EXACT("EE:SG1.SP1", "billing", 100);
+
+	/* a rolled-back transaction leaves the counts as they were */
+	long before = cells_sum();
+	sql("BEGIN;"
+	    "UPDATE evidence SET status = 'rejected' WHERE title = 'cells';"
+	    "INSERT INTO evidence (appraisal_id, practice_id, instance_id, kind, title, status, "
+	    "sha256, size, body_text, submitted_by) SELECT appraisal_id, practice_id, "
+	    "instance_id, kind, 'rolled back', 'accepted', sha256, size, body_text, "
+	    "submitted_by FROM evidence WHERE title = 'fixture';"
+	    "DELETE FROM evidence_links;");
+	assert_int_equal(cells_wrong(), 0); /* exact inside the transaction too */
+	assert_int_equal(cell_counts("EE:SG1.SP2", "billing"), 0);
+	assert_int_equal(cell_counts("AA:SG1.SP1", "claims"), 202);
+	sql("ROLLBACK");
+	assert_int_equal(cells_sum(), before);
+	CELLS_EXACT("EE:SG1.SP2", "billing", 201);
+	CELLS_EXACT("AA:SG1.SP1", "claims", 101);
+	/* evidence moved by hand (the server never does): exact as well */
+	sql("UPDATE evidence SET practice_id = (SELECT id FROM practices WHERE full_id = "
+	    "'EE:SG1.SP2') WHERE id = (SELECT max(id) FROM evidence WHERE title = 'cells')");
+	CELLS_EXACT("EE:SG1.SP1", "billing", 0);
+	CELLS_EXACT("EE:SG1.SP2", "billing", 301);
+}
+
+/* The compact cells (RatingShowRequest.compact, as the CLI asks) say what
+ * the InstanceValue messages say. */
+static void compact_show_matches(void **state)
+{
+	(void)state;
+	Opra__V1__RatingShowRequest req = OPRA__V1__RATING_SHOW_REQUEST__INIT;
+	Opra__V1__RatingShowReply *full = NULL, *cmp = NULL;
+	req.appraisal = "rate";
+	assert_int_equal(show(U_LEAD, "rate", NULL, 0, &full), OPRA_OK);
+	req.compact = 1;
+	assert_int_equal(testserver_call(cl[U_LEAD], M("Show"), &req.base,
+					 &opra__v1__rating_show_reply__descriptor, &cmp, NULL),
+			 OPRA_OK);
+	assert_int_equal(cmp->n_instances, 2);
+	assert_int_equal(cmp->n_process_areas, full->n_process_areas);
+	size_t cells = 0, characterised = 0;
+	for (size_t a = 0; a < full->n_process_areas; a++)
+		for (size_t g = 0; g < full->process_areas[a]->n_goals; g++)
+			for (size_t k = 0; k < full->process_areas[a]->goals[g]->n_practices; k++) {
+				const Opra__V1__PracticeRating *f =
+					full->process_areas[a]->goals[g]->practices[k];
+				const Opra__V1__PracticeRating *c =
+					cmp->process_areas[a]->goals[g]->practices[k];
+				assert_string_equal(c->id, f->id);
+				assert_string_equal(c->org_value, f->org_value);
+				assert_int_equal(c->n_instances, 0);
+				assert_int_equal(strlen(c->cell_values), f->n_instances);
+				assert_int_equal(strlen(c->cell_suggested), f->n_instances);
+				assert_int_equal(c->n_cell_versions, f->n_instances);
+				for (size_t i = 0; i < f->n_instances; i++) {
+					const Opra__V1__InstanceValue *iv = f->instances[i];
+					char v[3] = {(char)c->cell_values[i], 0, 0};
+					char s[3] = {(char)c->cell_suggested[i], 0, 0};
+					static const char *const words[] = {"F", "fi", "L", "li",
+									    "P", "pi", "N", "ni",
+									    "Y", "ny", "-", "none"};
+					const char *vw = NULL, *sw = NULL;
+					for (size_t w = 0; w < 12; w += 2) {
+						if (strcmp(v, words[w]) == 0)
+							vw = words[w + 1];
+						if (strcmp(s, words[w]) == 0)
+							sw = strcmp(words[w], "-") ? words[w + 1]
+										   : "";
+					}
+					assert_non_null(vw);
+					assert_non_null(sw);
+					assert_string_equal(cmp->instances[i], iv->instance);
+					assert_string_equal(vw, iv->value);
+					assert_string_equal(sw, iv->suggested);
+					assert_int_equal(c->cell_versions[i], iv->version);
+					cells++;
+					characterised += iv->version > 0;
+				}
+			}
+	assert_true(cells > 0);
+	assert_true(characterised > 0);
+	testserver_reply_free(full);
+	testserver_reply_free(cmp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -651,6 +986,9 @@ int main(void)
 		cmocka_unit_test(bad_input_changes_nothing),
 		cmocka_unit_test(role_matrix),
 		cmocka_unit_test(significant_weakness),
+		cmocka_unit_test(rating_cells_follow_characterisations),
+		cmocka_unit_test(rating_cells_follow_evidence),
+		cmocka_unit_test(compact_show_matches),
 	};
 	cmocka_set_message_output(CM_OUTPUT_STDOUT);
 	return cmocka_run_group_tests(tests, setup, teardown);
