@@ -368,7 +368,7 @@ static void watch_wakes_promptly_on_commit(void **state)
 	assert_int_equal(w.n_events, 1);
 	assert_int_equal(w.cursor, 4);
 	long long ms = (w.done_us - t0) / 1000;
-	if (ms >= 1000)
+	if (ms >= 10000) /* the watch waits 20 s: far below that means the commit woke it */
 		fail_msg("the watcher took %lld ms to see a committed event", ms);
 
 	/* Cursor -1: from now; and the wait runs out with the same cursor. */
@@ -453,6 +453,15 @@ static void *follow_thread(void *arg)
 			c = testserver_client(&ts, viewer_tok.text);
 		Opra__V1__WatchReply *r = NULL;
 		int rc = watch_call(c, f->appraisal, cursor, 2000, 7, &r);
+		if (rc == OPRA_UNAVAILABLE || rc == OPRA_RESOURCE_EXHAUSTED ||
+		    rc == OPRA_DEADLINE_EXCEEDED) {
+			/* What `opra watch` does on a transient error (a loaded
+			 * machine): reconnect and ask again from the same cursor. */
+			rpc_client_close(c);
+			c = NULL;
+			usleep(50 * 1000);
+			continue;
+		}
 		if (rc != OPRA_OK) {
 			f->failed = rc;
 			break;
@@ -569,7 +578,9 @@ static void parked_watchers_hold_no_worker_or_connection(void **state)
 	assert_int_equal(audit_call(c, "crowd", 1, 0, 0, &ar), OPRA_OK);
 	protobuf_c_message_free_unpacked(&ar->base, NULL);
 	long long ms = (opra_now_us() - t0) / 1000;
-	if (ms > 500)
+	/* Blocked workers would hold these calls until the watchers' 30 s
+	 * wait ends; a loaded machine (CI, sanitizers) is slow but not that. */
+	if (ms > 10000)
 		fail_msg("11 calls took %lld ms with %d watchers parked", ms, WATCHERS);
 	rpc_client_close(c);
 	/* And no connection was opened for them. */
@@ -584,7 +595,9 @@ static void parked_watchers_hold_no_worker_or_connection(void **state)
 		assert_int_equal(w[i].n_events, 1);
 	}
 	ms = (opra_now_us() - t0) / 1000;
-	if (ms > 3000)
+	/* One event each proves the commit woke them (the 30 s wait would
+	 * have answered with none); the bound only catches a lost wake-up. */
+	if (ms > 20000)
 		fail_msg("waking %d watchers took %lld ms", WATCHERS, ms);
 	assert_int_equal(rpcserver_parked(ts.srv), 0);
 }
@@ -646,7 +659,7 @@ static void stop_answers_parked_watchers_at_once(void **state)
 		assert_int_equal(w[i].rc, OPRA_UNAVAILABLE);
 		assert_non_null(strstr(w[i].msg, "shutting down"));
 	}
-	if (ms > 1000)
+	if (ms > 10000) /* parked watchers wait 30 s: they were answered, not waited out */
 		fail_msg("stopping with parked watchers took %lld ms", ms);
 	assert_int_equal(testserver_start(&ts, 2, 64), OPRA_OK);
 }
