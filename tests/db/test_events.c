@@ -325,7 +325,14 @@ static void *watch_thread(void *arg)
 	watch_arg *w = arg;
 	rpc_client *c = testserver_client(&ts, w->token);
 	Opra__V1__WatchReply *r = NULL;
-	w->rc = watch_call(c, w->appraisal, w->after, w->wait_ms, 0, &r);
+	/* A burst of watchers can find the request queue full for a moment;
+	 * like any client, try again. */
+	for (int tries = 0; tries < 100; tries++) {
+		w->rc = watch_call(c, w->appraisal, w->after, w->wait_ms, 0, &r);
+		if (w->rc != OPRA_RESOURCE_EXHAUSTED)
+			break;
+		usleep(20 * 1000);
+	}
 	w->done_us = opra_now_us();
 	snprintf(w->msg, sizeof(w->msg), "%s", opra_err_msg());
 	if (r) {
@@ -548,6 +555,9 @@ static void parked_watchers_hold_no_worker_or_connection(void **state)
 		usleep(10 * 1000);
 	long before = server_connections();
 	assert_int_equal(before, 3); /* 2 workers + the LISTEN connection */
+	char sql[128];
+	snprintf(sql, sizeof(sql), "SELECT max(id) FROM events WHERE appraisal_id = %lld", aid);
+	long long last_id = count(sql);
 
 	static watch_arg w[WATCHERS];
 	pthread_t t[WATCHERS];
@@ -556,15 +566,12 @@ static void parked_watchers_hold_no_worker_or_connection(void **state)
 				   .appraisal = i % 2 ? "crowd" : "",
 				   .after = i % 2 ? 1 : -1,
 				   .wait_ms = 30000};
-		if (!(i % 2)) {
-			/* All-appraisals watchers need a cursor: from now. */
-			rpc_client *c = testserver_client(&ts, viewer_tok.text);
-			Opra__V1__WatchReply *r = NULL;
-			assert_int_equal(watch_call(c, "", -1, 100, 0, &r), OPRA_OK);
-			w[i].after = r->cursor;
-			protobuf_c_message_free_unpacked(&r->base, NULL);
-			rpc_client_close(c);
-		}
+		/* All-appraisals watchers start after the last event there is
+		 * (not "from now": while a transaction elsewhere in the cluster
+		 * holds the snapshot's xmin back, "now" may still lie before the
+		 * crowd's own event, which would then be delivered too). */
+		if (!(i % 2))
+			w[i].after = last_id;
 		pthread_create(&t[i], NULL, watch_thread, &w[i]);
 	}
 	wait_parked(WATCHERS);
