@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds opra and runs every test: the normal build (build/) and the
 # AddressSanitizer + UBSan build (build-asan/), each for the CTest labels
-# unit, db, e2e and fuzz, against a throwaway PostgreSQL cluster.
+# unit, db, e2e and fuzz, against a throwaway PostgreSQL cluster; a Release
+# build (build-release/) is compiled too, for the warnings only -O3 finds.
 #
 #   scripts/test.sh               everything (what CI runs)
 #   scripts/test.sh --quick       normal build only
@@ -297,6 +298,10 @@ configure_and_build build
 if [ "$quick" = 0 ]; then
 	phase "build: build-asan (ASan + UBSan)"
 	configure_and_build build-asan -DOPRA_SANITIZE=ON
+	# Compiled, not tested: -O3 finds warnings (-Werror) that the other
+	# builds do not, and bench/run.sh builds this way.
+	phase "build: build-release (Release, compile only)"
+	configure_and_build build-release -DCMAKE_BUILD_TYPE=Release
 fi
 
 need_db=0

@@ -852,7 +852,7 @@ static int weakness_add(call *c, const ProtobufCMessage *in)
 static int judge_validate(const ProtobufCMessage *in)
 {
 	const Opra__V1__JudgeRequest *r = (const Opra__V1__JudgeRequest *)in;
-	int rc, v;
+	int rc, v = RATING_NONE;
 	if ((rc = check_appraisal(r->appraisal)) != OPRA_OK ||
 	    (rc = check_practice(r->practice)) != OPRA_OK)
 		return rc;
