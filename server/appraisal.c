@@ -107,8 +107,8 @@ int appraisal_open(call *c, const char *name_or_id, unsigned need, unsigned flag
 	out->sealed = PQgetvalue(r, 0, 2)[0] == 't';
 	char sealed_at[40];
 	snprintf(sealed_at, sizeof(sealed_at), "%s", PQgetvalue(r, 0, 3));
-	out->target_level = atoi(PQgetvalue(r, 0, 4));
-	out->affirmation_coverage = atoi(PQgetvalue(r, 0, 5));
+	out->target_level = (int)db_to_ll(PQgetvalue(r, 0, 4));
+	out->affirmation_coverage = (int)db_to_ll(PQgetvalue(r, 0, 5));
 	out->my_role = member_role_from_name(PQgetvalue(r, 0, 6));
 	PQclear(r);
 

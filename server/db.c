@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -184,6 +185,11 @@ int db_ensure(db *d)
 	return rc;
 }
 
+long long db_to_ll(const char *s)
+{
+	return strtoll(s, NULL, 10);
+}
+
 const char *db_last_sqlstate(const db *d)
 {
 	return d->sqlstate;
@@ -239,18 +245,20 @@ static int fail(db *d, PGresult *r, const char *sql)
 	}
 }
 
-int db_exec_bin(PGresult **out, db *d, int want_rows, const char *sql, int nparams,
-		const char *const *params, const int *lengths, const int *formats)
+static int exec_fmt(PGresult **out, db *d, int want_rows, const char *sql, int nparams,
+		    const char *const *params, const int *lengths, const int *formats,
+		    int result_format)
 {
 	*out = NULL;
 	d->sqlstate[0] = '\0';
 	if (d->conn == NULL)
 		return opra_err_set(OPRA_UNAVAILABLE, "the database is unavailable; retry shortly");
 	char name[24];
-	PGresult *r =
-		stmt_name(d, sql, nparams, name)
-			? PQexecPrepared(d->conn, name, nparams, params, lengths, formats, 0)
-			: PQexecParams(d->conn, sql, nparams, NULL, params, lengths, formats, 0);
+	PGresult *r = stmt_name(d, sql, nparams, name)
+			      ? PQexecPrepared(d->conn, name, nparams, params, lengths, formats,
+					       result_format)
+			      : PQexecParams(d->conn, sql, nparams, NULL, params, lengths, formats,
+					     result_format);
 	ExecStatusType want = want_rows ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
 	if (r == NULL || PQresultStatus(r) != want)
 		return fail(d, r, sql);
@@ -372,6 +380,18 @@ int db_pipeline(db *d, db_stmt *stmts, size_t n)
 			stmts[i].res = NULL;
 		}
 	return rc;
+}
+
+int db_exec_bin(PGresult **out, db *d, int want_rows, const char *sql, int nparams,
+		const char *const *params, const int *lengths, const int *formats)
+{
+	return exec_fmt(out, d, want_rows, sql, nparams, params, lengths, formats, 0);
+}
+
+int db_exec_binres(PGresult **out, db *d, const char *sql, int nparams, const char *const *params,
+		   const int *lengths, const int *formats)
+{
+	return exec_fmt(out, d, 1, sql, nparams, params, lengths, formats, 1);
 }
 
 int db_exec(PGresult **out, db *d, int want_rows, const char *sql, int nparams,

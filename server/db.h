@@ -41,6 +41,11 @@ int db_exec(PGresult **out, db *d, int want_rows, const char *sql, int nparams,
 /* Same with explicit lengths and formats (1 = binary) per parameter. */
 int db_exec_bin(PGresult **out, db *d, int want_rows, const char *sql, int nparams,
 		const char *const *params, const int *lengths, const int *formats);
+/* A statement that returns rows, with every result column in binary
+ * (bytea as raw bytes, integers in network order): no text to decode for
+ * large reads. Same preparation and error mapping as db_exec. */
+int db_exec_binres(PGresult **out, db *d, const char *sql, int nparams, const char *const *params,
+		   const int *lengths, const int *formats);
 /* Runs a statement that returns no rows and discards the result. */
 int db_cmd(db *d, const char *sql, int nparams, const char *const *params);
 
@@ -98,6 +103,10 @@ int db_copy_field_long(opra_buf *rows, long long value, int last);
 int db_array_add(opra_buf *b, const char *value);
 int db_array_add_long(opra_buf *b, long long value);
 int db_array_end(opra_buf *b);
+
+/* An integer column's text value (PQgetvalue) as a number; 0 for NULL's
+ * empty text. For values PostgreSQL produced, not for input. */
+long long db_to_ll(const char *s);
 
 /* The SQLSTATE of the last failed statement ("" if none). */
 const char *db_last_sqlstate(const db *d);

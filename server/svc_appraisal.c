@@ -45,11 +45,6 @@ static int oom(void)
 	return opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
 }
 
-static long long to_ll(const char *s)
-{
-	return strtoll(s, NULL, 10);
-}
-
 static void id_text(char out[32], long long id)
 {
 	snprintf(out, 32, "%lld", id);
@@ -333,16 +328,16 @@ static int summary_from_row(Opra__V1__AppraisalInfo *info, char ***keys, PGresul
 	info->id = PQgetvalue(r, row, 0);
 	info->name = PQgetvalue(r, row, 1);
 	info->description = PQgetvalue(r, row, 2);
-	info->target_level = (int32_t)to_ll(PQgetvalue(r, row, 3));
-	info->affirmation_coverage = (int32_t)to_ll(PQgetvalue(r, row, 4));
+	info->target_level = (int32_t)db_to_ll(PQgetvalue(r, row, 3));
+	info->affirmation_coverage = (int32_t)db_to_ll(PQgetvalue(r, row, 4));
 	info->created_by = PQgetvalue(r, row, 5);
 	info->created_at = PQgetvalue(r, row, 6);
 	info->sealed = PQgetvalue(r, row, 7)[0] == 't';
 	info->sealed_at = PQgetvalue(r, row, 8);
 	info->sealed_by = PQgetvalue(r, row, 9);
 	info->head = PQgetvalue(r, row, 10);
-	info->events = to_ll(PQgetvalue(r, row, 11));
-	info->evidence = to_ll(PQgetvalue(r, row, 12));
+	info->events = db_to_ll(PQgetvalue(r, row, 11));
+	info->evidence = db_to_ll(PQgetvalue(r, row, 12));
 	info->my_role = PQgetvalue(r, row, 13);
 	char *list = PQgetvalue(r, row, 14); /* libpq's storage: writable, ours */
 	size_t n = list[0] ? 1 : 0;
@@ -402,7 +397,7 @@ static int view_load(appr_view *v, call *c, long long id)
 		pa->id = PQgetvalue(v->pas, (int)i, 0);
 		pa->model = PQgetvalue(v->pas, (int)i, 1);
 		pa->name = PQgetvalue(v->pas, (int)i, 2);
-		pa->target_level = (int32_t)to_ll(PQgetvalue(v->pas, (int)i, 3));
+		pa->target_level = (int32_t)db_to_ll(PQgetvalue(v->pas, (int)i, 3));
 		v->pa_ptrs[i] = pa;
 	}
 	v->info.n_process_areas = n;
@@ -533,7 +528,7 @@ static int resolve_models(call *c, const Opra__V1__AppraisalCreateRequest *r, op
 						  r->models[i], (const char *)avail.data);
 			goto done;
 		}
-		long long id = to_ll(PQgetvalue(res, 0, 0));
+		long long id = db_to_ll(PQgetvalue(res, 0, 0));
 		size_t k = 0;
 		while (k < n && seen[k] != id)
 			k++;
@@ -626,7 +621,7 @@ static int resolve_pa(call *c, const char *spec, const char *model_ids, const ch
 				  code, models_text, (const char *)choices.data);
 		goto done;
 	}
-	*pa_id = to_ll(PQgetvalue(r, pick, 0));
+	*pa_id = db_to_ll(PQgetvalue(r, pick, 0));
 	snprintf(label, label_size, "%s/%s", PQgetvalue(r, pick, 1), PQgetvalue(r, pick, 2));
 done:
 	opra_buf_free(&choices);
@@ -665,7 +660,7 @@ static int appraisal_create(call *c, const ProtobufCMessage *in)
 				  r->name);
 	if (rc != OPRA_OK)
 		goto done;
-	long long id = to_ll(PQgetvalue(res, 0, 0));
+	long long id = db_to_ll(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	res = NULL;
 	id_text(aid, id);
@@ -958,7 +953,7 @@ static int appraisal_member_add(call *c, const ProtobufCMessage *in)
 			r->user, role_name(global));
 		goto done;
 	}
-	id_text(uid, to_ll(PQgetvalue(res, 0, 0)));
+	id_text(uid, db_to_ll(PQgetvalue(res, 0, 0)));
 	PQclear(res);
 	res = NULL;
 	id_text(aid, a.id);
@@ -981,7 +976,7 @@ static int appraisal_member_add(call *c, const ProtobufCMessage *in)
 			rc = reply_appraisal(c, a.id, result);
 			goto done;
 		}
-		if (strcmp(old, "lead") == 0 && to_ll(PQgetvalue(res, 0, 1)) <= 1) {
+		if (strcmp(old, "lead") == 0 && db_to_ll(PQgetvalue(res, 0, 1)) <= 1) {
 			rc = opra_err_set(
 				OPRA_FAILED_PRECONDITION,
 				"%s is the only lead of appraisal '%s': make another member "
@@ -1073,7 +1068,7 @@ static int appraisal_target(call *c, const ProtobufCMessage *in)
 			  "$1::bigint AND ap.pa_id = $2::bigint",
 			  2, pp)) != OPRA_OK)
 		goto done;
-	int old = (int)to_ll(PQgetvalue(res, 0, 0));
+	int old = (int)db_to_ll(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	res = NULL;
 	if (old == r->level) {

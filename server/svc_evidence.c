@@ -79,11 +79,6 @@ static int oom(void)
 	return opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
 }
 
-static long long to_ll(const char *s)
-{
-	return strtoll(s, NULL, 10);
-}
-
 /* The chunk size this server hands out for new uploads: 1 MiB, or less when
  * the receive limit would not fit a 1 MiB chunk with its envelope. */
 static uint32_t server_chunk_size(const call *c)
@@ -107,40 +102,6 @@ static uint32_t chunk_len(uint64_t size, uint32_t cs, uint32_t seq)
 	uint64_t start = (uint64_t)seq * cs;
 	uint64_t left = size - start;
 	return left < cs ? (uint32_t)left : cs;
-}
-
-/* Runs a parameterised statement whose result columns come back in binary
- * (bytea as raw bytes rather than hex text, half the bytes and no decoding).
- * db.h has no call for binary results, so this uses the connection directly
- * and maps failures the way db_exec does for the cases that matter here
- * (lost connection -> UNAVAILABLE, anything else -> INTERNAL). */
-static int exec_binary_result(PGresult **out, call *c, const char *sql, int n,
-			      const char *const *params, const int *lengths, const int *formats)
-{
-	*out = NULL;
-	PGconn *conn = db_conn(c->db);
-	if (conn == NULL)
-		return opra_err_set(OPRA_UNAVAILABLE, "the database is unavailable; retry shortly");
-	PGresult *r = PQexecParams(conn, sql, n, NULL, params, lengths, formats, 1);
-	if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK) {
-		*out = r;
-		return OPRA_OK;
-	}
-	const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-	char msg[256];
-	snprintf(msg, sizeof(msg), "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
-	msg[strcspn(msg, "\n")] = '\0';
-	PQclear(r);
-	if (PQstatus(conn) != CONNECTION_OK || (st && strncmp(st, "08", 2) == 0) ||
-	    (st && strncmp(st, "57P0", 4) == 0)) {
-		log_warn("database error %s: %s", st ? st : "08006", msg);
-		return opra_err_set(OPRA_UNAVAILABLE, "the database is unavailable; retry shortly");
-	}
-	if (st && (strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0))
-		return opra_err_set(OPRA_ABORTED, "a concurrent change conflicted; retry");
-	log_warn("database error %s: %s (statement: %.80s)", st ? st : "XX000", msg, sql);
-	return opra_err_set(OPRA_INTERNAL, "database error %s (details in the server log)",
-			    st ? st : "XX000");
 }
 
 /* ---- validation helpers (before authentication) ---- */
@@ -185,7 +146,7 @@ static void item_from_row(Opra__V1__EvidenceItem *it, PGresult *r, int row)
 	it->title = PQgetvalue(r, row, 5);
 	it->status = PQgetvalue(r, row, 6);
 	it->sha256 = PQgetvalue(r, row, 7);
-	it->size = (uint64_t)to_ll(PQgetvalue(r, row, 8));
+	it->size = (uint64_t)db_to_ll(PQgetvalue(r, row, 8));
 	it->submitted_by = PQgetvalue(r, row, 9);
 	it->submitted_at = PQgetvalue(r, row, 10);
 	it->site = PQgetvalue(r, row, 11);
@@ -296,7 +257,7 @@ static int missing_ranges(call *c, const char *upload_id, uint32_t chunks,
 	}
 	uint32_t next = 0; /* first chunk not yet accounted for */
 	for (int i = 0; i <= have && n < cap; i++) {
-		uint32_t seq = i < have ? (uint32_t)to_ll(PQgetvalue(r, i, 0)) : chunks;
+		uint32_t seq = i < have ? (uint32_t)db_to_ll(PQgetvalue(r, i, 0)) : chunks;
 		if (seq > chunks)
 			seq = chunks;
 		if (seq > next) {
@@ -376,7 +337,7 @@ static int upload_begin(call *c, const ProtobufCMessage *in)
 			goto done;
 		if (PQntuples(r) == 1) {
 			snprintf(upload_id, sizeof(upload_id), "%s", PQgetvalue(r, 0, 0));
-			cs = (uint32_t)to_ll(PQgetvalue(r, 0, 1));
+			cs = (uint32_t)db_to_ll(PQgetvalue(r, 0, 1));
 		}
 		PQclear(r);
 		r = NULL;
@@ -403,7 +364,7 @@ static int upload_begin(call *c, const ProtobufCMessage *in)
 	}
 	for (size_t i = 0; i < n_ranges; i++)
 		ptrs[i] = &ranges[i];
-	resp.upload_id = (uint64_t)to_ll(upload_id);
+	resp.upload_id = (uint64_t)db_to_ll(upload_id);
 	resp.chunk_size = cs;
 	resp.chunks = chunks;
 	resp.missing = ptrs;
@@ -446,8 +407,8 @@ static int upload_lock(call *c, uint64_t upload_id, upload_row *u)
 	snprintf(uid, sizeof(uid), "%lld", c->who->id);
 	const char *p[2] = {u->id, uid};
 	const int fmts[2] = {0, 0};
-	rc = exec_binary_result(
-		&r, c,
+	rc = db_exec_binres(
+		&r, c->db,
 		"SELECT sha256, size, chunk_size, committed_at IS NOT NULL, "
 		"user_id = $2::bigint OR EXISTS (SELECT 1 FROM appraisal_members m "
 		"JOIN appraisals a ON a.id = m.appraisal_id WHERE m.user_id = $2::bigint "
@@ -514,10 +475,10 @@ static int hash_stored_chunks(call *c, upload_row *u, uint32_t through)
 		char seq_text[16];
 		snprintf(seq_text, sizeof(seq_text), "%u", seq);
 		const char *p[2] = {u->id, seq_text};
-		int rc = exec_binary_result(&r, c,
-					    "SELECT data FROM upload_chunks WHERE upload_id = "
-					    "$1::bigint AND seq = $2::integer",
-					    2, p, NULL, NULL);
+		int rc = db_exec_binres(&r, c->db,
+					"SELECT data FROM upload_chunks WHERE upload_id = "
+					"$1::bigint AND seq = $2::integer",
+					2, p, NULL, NULL);
 		if (rc != OPRA_OK)
 			return rc;
 		if (PQntuples(r) != 1) {
@@ -599,8 +560,8 @@ static int upload_chunk(call *c, const ProtobufCMessage *in)
 			 3, p, lens, fmts);
 	if (rc != OPRA_OK)
 		return rc;
-	int inserted = to_ll(PQgetvalue(r, 0, 0)) == 1;
-	uint32_t received = (uint32_t)(to_ll(PQgetvalue(r, 0, 1)) + inserted);
+	int inserted = db_to_ll(PQgetvalue(r, 0, 0)) == 1;
+	uint32_t received = (uint32_t)(db_to_ll(PQgetvalue(r, 0, 1)) + inserted);
 	PQclear(r);
 	if (!inserted)
 		return opra_err_set(OPRA_ALREADY_EXISTS,
@@ -645,7 +606,7 @@ static int upload_commit(call *c, const ProtobufCMessage *in)
 			  "SELECT count(*) FROM upload_chunks WHERE upload_id = $1::bigint", 1,
 			  p)) != OPRA_OK)
 		return rc;
-	long long have = to_ll(PQgetvalue(r, 0, 0));
+	long long have = db_to_ll(PQgetvalue(r, 0, 0));
 	PQclear(r);
 	r = NULL;
 	if (have < (long long)u.chunks)
@@ -816,7 +777,7 @@ static int submit_slow(call *c, const Opra__V1__EvidenceSubmitRequest *req, cons
 				  pb)) != OPRA_OK)
 			return rc;
 		int found = PQntuples(r) == 1;
-		long long blob_size = found ? to_ll(PQgetvalue(r, 0, 0)) : 0;
+		long long blob_size = found ? db_to_ll(PQgetvalue(r, 0, 0)) : 0;
 		PQclear(r);
 		r = NULL;
 		if (!found)
@@ -1020,7 +981,7 @@ static int submit_batch(call *const *cs, const ProtobufCMessage *const *ins, siz
 	if (rc != OPRA_OK)
 		goto done;
 	for (int row = 0; row < PQntuples(r) && rc == OPRA_OK; row++) {
-		long long ord = to_ll(PQgetvalue(r, row, 0));
+		long long ord = db_to_ll(PQgetvalue(r, row, 0));
 		if (ord < 1 || (size_t)ord > n || PQgetisnull(r, row, 1))
 			continue;
 		size_t i = (size_t)ord - 1;
@@ -1144,12 +1105,11 @@ static int blob_read(call *c, const char *upload_id, uint32_t cs, uint64_t offse
 		snprintf(count_text, sizeof(count_text), "%" PRIu64, to - from);
 		const char *p[4] = {upload_id, seq_text, from_text, count_text};
 		PGresult *r = NULL;
-		int rc = exec_binary_result(
-			&r, c,
-			"SELECT substring(data FROM $3::integer FOR $4::integer) "
-			"FROM upload_chunks WHERE upload_id = $1::bigint AND "
-			"seq = $2::integer",
-			4, p, NULL, NULL);
+		int rc = db_exec_binres(&r, c->db,
+					"SELECT substring(data FROM $3::integer FOR $4::integer) "
+					"FROM upload_chunks WHERE upload_id = $1::bigint AND "
+					"seq = $2::integer",
+					4, p, NULL, NULL);
 		if (rc != OPRA_OK)
 			return rc;
 		if (PQntuples(r) != 1 || (uint64_t)PQgetlength(r, 0, 0) != to - from) {
@@ -1179,7 +1139,7 @@ static int get(call *c, const ProtobufCMessage *in)
 		return rc;
 	if ((rc = item_load(c, req->id, 0, &r)) != OPRA_OK)
 		return rc;
-	uint64_t size = (uint64_t)to_ll(PQgetvalue(r, 0, 8));
+	uint64_t size = (uint64_t)db_to_ll(PQgetvalue(r, 0, 8));
 	int is_text = PQgetvalue(r, 0, 14)[0] == 't';
 	if (req->offset > size) {
 		rc = opra_err_set(OPRA_OUT_OF_RANGE,
@@ -1195,9 +1155,9 @@ static int get(call *c, const ProtobufCMessage *in)
 	uint32_t len = left < want ? (uint32_t)left : want;
 	const char *p[1] = {req->id};
 	if (is_text) {
-		rc = exec_binary_result(&b, c,
-					"SELECT body_text FROM evidence WHERE id = $1::bigint", 1,
-					p, NULL, NULL);
+		rc = db_exec_binres(&b, c->db,
+				    "SELECT body_text FROM evidence WHERE id = $1::bigint", 1, p,
+				    NULL, NULL);
 		if (rc != OPRA_OK)
 			goto done;
 		if (PQntuples(b) != 1 || (uint64_t)PQgetlength(b, 0, 0) != size) {
@@ -1221,7 +1181,7 @@ static int get(call *c, const ProtobufCMessage *in)
 					  req->id);
 			goto done;
 		}
-		if ((rc = blob_read(c, PQgetvalue(b, 0, 0), (uint32_t)to_ll(PQgetvalue(b, 0, 1)),
+		if ((rc = blob_read(c, PQgetvalue(b, 0, 0), (uint32_t)db_to_ll(PQgetvalue(b, 0, 1)),
 				    req->offset, len, &data)) != OPRA_OK)
 			goto done;
 	}

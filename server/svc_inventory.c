@@ -113,11 +113,6 @@ typedef union {
 #define ASSET_JOIN_UNIT " LEFT JOIN units ua ON ua.id = a.unit_id "
 #define ASSET_FROM	" FROM assets a" ASSET_JOIN_UNIT
 
-static long long to_ll(const char *s)
-{
-	return strtoll(s, NULL, 10);
-}
-
 static int oom(void)
 {
 	return opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
@@ -230,7 +225,7 @@ static int unit_from_row(inv_obj *o, PGresult *r, int row, int c0)
 	u->name = PQgetvalue(r, row, c0 + 1);
 	u->parent = PQgetvalue(r, row, c0 + 2);
 	u->site = PQgetvalue(r, row, c0 + 3);
-	u->version = (int32_t)to_ll(PQgetvalue(r, row, c0 + 4));
+	u->version = (int32_t)db_to_ll(PQgetvalue(r, row, c0 + 4));
 	u->created_at = PQgetvalue(r, row, c0 + 5);
 	u->updated_at = PQgetvalue(r, row, c0 + 6);
 	u->removed = PQgetvalue(r, row, c0 + 7)[0] == 't';
@@ -246,12 +241,12 @@ static int service_from_row(inv_obj *o, PGresult *r, int row, int c0)
 	s->unit = PQgetvalue(r, row, c0 + 2);
 	s->mission = PQgetvalue(r, row, c0 + 3);
 	s->criticality = PQgetvalue(r, row, c0 + 4);
-	s->version = (int32_t)to_ll(PQgetvalue(r, row, c0 + 5));
+	s->version = (int32_t)db_to_ll(PQgetvalue(r, row, c0 + 5));
 	s->created_at = PQgetvalue(r, row, c0 + 6);
 	s->updated_at = PQgetvalue(r, row, c0 + 7);
 	s->removed = PQgetvalue(r, row, c0 + 8)[0] == 't';
 	s->removed_at = PQgetvalue(r, row, c0 + 9);
-	s->assets = (uint32_t)to_ll(PQgetvalue(r, row, c0 + 10));
+	s->assets = (uint32_t)db_to_ll(PQgetvalue(r, row, c0 + 10));
 	return OPRA_OK;
 }
 
@@ -316,12 +311,12 @@ static int asset_from_row(inv_obj *o, PGresult *r, int row, int c0)
 	a->unit = PQgetvalue(r, row, c0 + 3);
 	a->owner = PQgetvalue(r, row, c0 + 4);
 	a->description = PQgetvalue(r, row, c0 + 5);
-	a->version = (int32_t)to_ll(PQgetvalue(r, row, c0 + 7));
+	a->version = (int32_t)db_to_ll(PQgetvalue(r, row, c0 + 7));
 	a->created_at = PQgetvalue(r, row, c0 + 8);
 	a->updated_at = PQgetvalue(r, row, c0 + 9);
 	a->removed = PQgetvalue(r, row, c0 + 10)[0] == 't';
 	a->removed_at = PQgetvalue(r, row, c0 + 11);
-	a->services = (uint32_t)to_ll(PQgetvalue(r, row, c0 + 12));
+	a->services = (uint32_t)db_to_ll(PQgetvalue(r, row, c0 + 12));
 	return tags_from_json(a, PQgetvalue(r, row, c0 + 6));
 }
 
@@ -665,9 +660,9 @@ static int obj_lock(obj_ref *out, call *c, inv_kind k, const char *name, int for
 		rc = not_found(k, name);
 		goto done;
 	}
-	out->id = to_ll(PQgetvalue(r, 0, 0));
-	out->version = (int)to_ll(PQgetvalue(r, 0, 1));
-	out->unit_id = to_ll(PQgetvalue(r, 0, 2));
+	out->id = db_to_ll(PQgetvalue(r, 0, 0));
+	out->version = (int)db_to_ll(PQgetvalue(r, 0, 1));
+	out->unit_id = db_to_ll(PQgetvalue(r, 0, 2));
 	snprintf(out->unit, sizeof(out->unit), "%s", PQgetvalue(r, 0, 3));
 done:
 	PQclear(r);
@@ -842,7 +837,7 @@ static int obj_insert(call *c, inv_kind k, const char *name, const char *sql, in
 		rc = opra_err_set(OPRA_ALREADY_EXISTS, "%s named '%s' already exists",
 				  kinds[k].a_word, name);
 	if (rc == OPRA_OK)
-		rc = obj_finish(c, k, to_ll(PQgetvalue(r, 0, 0)), NULL);
+		rc = obj_finish(c, k, db_to_ll(PQgetvalue(r, 0, 0)), NULL);
 	PQclear(r);
 	return rc;
 }
@@ -1364,7 +1359,7 @@ static int unit_removable(call *c, long long id, const char *name)
 	int n = PQntuples(r);
 	if (n == 0)
 		goto done;
-	long total = (long)to_ll(PQgetvalue(r, 0, 2));
+	long total = (long)db_to_ll(PQgetvalue(r, 0, 2));
 	rc = opra_buf_printf(&msg, "unit '%s' still holds %ld active object%s: ", name, total,
 			     total == 1 ? "" : "s");
 	for (int i = 0; rc == OPRA_OK && i < n; i++)
@@ -1786,9 +1781,9 @@ static int tree_services(call *c, const char *name)
 	}
 	size_t k = 0;
 	for (size_t i = 0; i < services.n; i++) {
-		long long sid = to_ll(PQgetvalue(rs, (int)i, 0));
+		long long sid = db_to_ll(PQgetvalue(rs, (int)i, 0));
 		size_t start = k;
-		while (k < assets.n && to_ll(PQgetvalue(ra, (int)k, 0)) == sid)
+		while (k < assets.n && db_to_ll(PQgetvalue(ra, (int)k, 0)) == sid)
 			k++;
 		opra__v1__service_tree__init(&trees[i]);
 		trees[i].service = &services.rows[i].service;

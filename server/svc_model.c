@@ -18,11 +18,6 @@
 
 #define TS_UTC "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
 
-static long long to_ll(const char *s)
-{
-	return strtoll(s, NULL, 10);
-}
-
 static int is_true(const char *s)
 {
 	return s[0] == 't';
@@ -62,9 +57,9 @@ static int model_list(call *c, const ProtobufCMessage *in)
 		rows[i].name = PQgetvalue(r, i, 1);
 		rows[i].version = PQgetvalue(r, i, 2);
 		rows[i].short_name = PQgetvalue(r, i, 3);
-		rows[i].process_areas = (uint32_t)to_ll(PQgetvalue(r, i, 4));
-		rows[i].practices = (uint32_t)to_ll(PQgetvalue(r, i, 5));
-		rows[i].unconfirmed = (uint32_t)to_ll(PQgetvalue(r, i, 6));
+		rows[i].process_areas = (uint32_t)db_to_ll(PQgetvalue(r, i, 4));
+		rows[i].practices = (uint32_t)db_to_ll(PQgetvalue(r, i, 5));
+		rows[i].unconfirmed = (uint32_t)db_to_ll(PQgetvalue(r, i, 6));
 		rows[i].imported_at = PQgetvalue(r, i, 7);
 		rows[i].imported_by = PQgetvalue(r, i, 8);
 		ptrs[i] = &rows[i];
@@ -218,7 +213,7 @@ static int load_model(model **out, db *d, const char *key, const char *pa_filter
 	for (size_t i = 0; i < npa; i++) {
 		model_pa *a = &m->pas[i];
 		int row = (int)i;
-		pa_ids[i] = to_ll(PQgetvalue(r, row, 0));
+		pa_ids[i] = db_to_ll(PQgetvalue(r, row, 0));
 		a->id = dup_col(r, row, 1);
 		a->name = dup_col(r, row, 2);
 		a->category = dup_col(r, row, 3);
@@ -244,7 +239,7 @@ static int load_model(model **out, db *d, const char *key, const char *pa_filter
 	size_t gi = 0;
 	for (size_t i = 0; i < npa; i++) {
 		size_t start = gi;
-		while (gi < ng && to_ll(PQgetvalue(r, (int)gi, 1)) == pa_ids[i])
+		while (gi < ng && db_to_ll(PQgetvalue(r, (int)gi, 1)) == pa_ids[i])
 			gi++;
 		size_t cnt = gi - start;
 		if (cnt && (m->pas[i].goals = opra_calloc(cnt, sizeof(model_goal))) == NULL)
@@ -252,7 +247,7 @@ static int load_model(model **out, db *d, const char *key, const char *pa_filter
 		for (size_t k = 0; k < cnt; k++) {
 			int row = (int)(start + k);
 			model_goal *g = &m->pas[i].goals[k];
-			goal_ids[start + k] = to_ll(PQgetvalue(r, row, 0));
+			goal_ids[start + k] = db_to_ll(PQgetvalue(r, row, 0));
 			g->id = dup_col(r, row, 2);
 			g->title = dup_col(r, row, 3);
 			g->generic = is_true(PQgetvalue(r, row, 4));
@@ -280,7 +275,8 @@ static int load_model(model **out, db *d, const char *key, const char *pa_filter
 		for (size_t k = 0; k < m->pas[i].n_goals; k++, goal_index++) {
 			model_goal *g = &m->pas[i].goals[k];
 			size_t start = pi;
-			while (pi < np && to_ll(PQgetvalue(r, (int)pi, 1)) == goal_ids[goal_index])
+			while (pi < np &&
+			       db_to_ll(PQgetvalue(r, (int)pi, 1)) == goal_ids[goal_index])
 				pi++;
 			size_t cnt = pi - start;
 			if (cnt &&
@@ -290,7 +286,7 @@ static int load_model(model **out, db *d, const char *key, const char *pa_filter
 				int row = (int)(start + j);
 				model_practice *p = &g->practices[j];
 				g->n_practices++;
-				slots[start + j].id = to_ll(PQgetvalue(r, row, 0));
+				slots[start + j].id = db_to_ll(PQgetvalue(r, row, 0));
 				slots[start + j].p = p;
 				p->id = dup_col(r, row, 2);
 				p->title = dup_col(r, row, 3);
@@ -318,10 +314,10 @@ static int load_model(model **out, db *d, const char *key, const char *pa_filter
 	qsort(slots, np, sizeof(*slots), slot_cmp);
 	int nr = PQntuples(r);
 	for (int row = 0; row < nr;) {
-		practice_slot key_slot = {to_ll(PQgetvalue(r, row, 0)), NULL};
+		practice_slot key_slot = {db_to_ll(PQgetvalue(r, row, 0)), NULL};
 		practice_slot *s = bsearch(&key_slot, slots, np, sizeof(*slots), slot_cmp);
 		int end = row;
-		while (end < nr && to_ll(PQgetvalue(r, end, 0)) == key_slot.id)
+		while (end < nr && db_to_ll(PQgetvalue(r, end, 0)) == key_slot.id)
 			end++;
 		if (s && (rc = refs_from_rows(&s->p->refs, &s->p->n_refs, r, row, end)) != OPRA_OK)
 			goto done;
@@ -339,9 +335,9 @@ static int load_model(model **out, db *d, const char *key, const char *pa_filter
 		goto done;
 	nr = PQntuples(r);
 	for (int row = 0; row < nr;) {
-		long long id = to_ll(PQgetvalue(r, row, 0));
+		long long id = db_to_ll(PQgetvalue(r, row, 0));
 		int end = row;
-		while (end < nr && to_ll(PQgetvalue(r, end, 0)) == id)
+		while (end < nr && db_to_ll(PQgetvalue(r, end, 0)) == id)
 			end++;
 		for (size_t i = 0; i < npa; i++)
 			if (pa_ids[i] == id &&
@@ -452,7 +448,7 @@ static int reserve_ids(db *d, const char *seq, size_t n, long long **ids)
 		return opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
 	}
 	for (size_t i = 0; i < n; i++)
-		(*ids)[i] = to_ll(PQgetvalue(r, (int)i, 0));
+		(*ids)[i] = db_to_ll(PQgetvalue(r, (int)i, 0));
 	PQclear(r);
 	return OPRA_OK;
 }
@@ -750,7 +746,7 @@ static int model_import(call *c, const ProtobufCMessage *in)
 			  "RETURNING id, to_char(imported_at AT TIME ZONE 'UTC', " TS_UTC ")",
 			  11, pm)) != OPRA_OK)
 		goto done;
-	long long model_id = to_ll(PQgetvalue(r, 0, 0));
+	long long model_id = db_to_ll(PQgetvalue(r, 0, 0));
 	char imported_at[40];
 	snprintf(imported_at, sizeof(imported_at), "%s", PQgetvalue(r, 0, 1));
 	if ((rc = copy_model(c->db, m, model_id)) != OPRA_OK)

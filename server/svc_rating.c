@@ -42,11 +42,6 @@ static int oom(void)
 	return opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
 }
 
-static long long to_ll(const char *s)
-{
-	return strtoll(s, NULL, 10);
-}
-
 /* A JSON text of obj (consumed); NULL when out of memory. */
 static char *json_text(json_t *obj)
 {
@@ -317,10 +312,10 @@ static int facts_build(facts *f, const appraisal_ref *a)
 	if (!f->pas || !f->pa_ids)
 		return oom();
 	for (int i = 0; i < n; i++) {
-		f->pa_ids[i] = to_ll(PQgetvalue(r, i, 0));
+		f->pa_ids[i] = db_to_ll(PQgetvalue(r, i, 0));
 		f->pas[i].id = PQgetvalue(r, i, 1);
 		f->pas[i].in_scope = PQgetvalue(r, i, 4)[0] == 't';
-		int t = atoi(PQgetvalue(r, i, 5));
+		int t = (int)db_to_ll(PQgetvalue(r, i, 5));
 		f->pas[i].target_level = (uint8_t)(t < 0 ? 0 : t > 3 ? 3 : t);
 	}
 
@@ -338,8 +333,8 @@ static int facts_build(facts *f, const appraisal_ref *a)
 	long long last_goal = -1, last_pa = -1;
 	int skip_goal = 0;
 	for (int i = 0; i < n; i++) {
-		long long pa_id = to_ll(PQgetvalue(r, i, 0));
-		long long goal_id = to_ll(PQgetvalue(r, i, 1));
+		long long pa_id = db_to_ll(PQgetvalue(r, i, 0));
+		long long goal_id = db_to_ll(PQgetvalue(r, i, 1));
 		if (pa_id != last_pa) {
 			while (pa < n_pas && f->pa_ids[pa] != pa_id)
 				pa++;
@@ -383,7 +378,7 @@ static int facts_build(facts *f, const appraisal_ref *a)
 		int j = rating_value_parse(PQgetvalue(r, i, 6));
 		p->judgement = (uint8_t)(j >= RATING_FI && j <= RATING_NI ? j : RATING_NONE);
 		p->judgement_rationale = PQgetvalue(r, i, 7)[0] == 't';
-		f->practice_ids[n_practices] = to_ll(PQgetvalue(r, i, 4));
+		f->practice_ids[n_practices] = db_to_ll(PQgetvalue(r, i, 4));
 		f->practice_row[n_practices] = i;
 		f->practice_map[n_practices].id = f->practice_ids[n_practices];
 		f->practice_map[n_practices].idx = n_practices;
@@ -402,7 +397,7 @@ static int facts_build(facts *f, const appraisal_ref *a)
 		return oom();
 	for (int i = 0; i < n; i++) {
 		f->instances[i] = PQgetvalue(r, i, 1);
-		f->instance_map[i].id = to_ll(PQgetvalue(r, i, 0));
+		f->instance_map[i].id = db_to_ll(PQgetvalue(r, i, 0));
 		f->instance_map[i].idx = (uint32_t)i;
 	}
 	qsort(f->instance_map, n_inst, sizeof(*f->instance_map), id_index_cmp);
@@ -463,12 +458,12 @@ static int facts_build(facts *f, const appraisal_ref *a)
 		return oom();
 	uint32_t n_weak = 0;
 	for (int i = 0; i < n; i++) {
-		uint32_t p = id_lookup_find(&f->practice_at, to_ll(PQgetvalue(r, i, 1)));
-		uint32_t k = id_lookup_find(&f->instance_at, to_ll(PQgetvalue(r, i, 2)));
+		uint32_t p = id_lookup_find(&f->practice_at, db_to_ll(PQgetvalue(r, i, 1)));
+		uint32_t k = id_lookup_find(&f->instance_at, db_to_ll(PQgetvalue(r, i, 2)));
 		if (p == RATING_NO_INDEX || k == RATING_NO_INDEX)
 			continue;
 		rating_weakness *w = &f->weaknesses[n_weak++];
-		w->id = to_ll(PQgetvalue(r, i, 0));
+		w->id = db_to_ll(PQgetvalue(r, i, 0));
 		w->practice = p;
 		w->instance = k;
 		w->significant = PQgetvalue(r, i, 3)[0] == 't';
@@ -505,41 +500,12 @@ static int facts_build(facts *f, const appraisal_ref *a)
 	return OPRA_OK;
 }
 
-/* Runs Q_CELLS with binary results (no text to parse for tens of thousands
- * of rows). db.h has no call for binary results, so this uses the
- * connection directly and maps failures as db_exec does for the cases that
- * matter here (lost connection -> UNAVAILABLE, serialization -> ABORTED,
- * anything else -> INTERNAL). */
+/* Runs Q_CELLS with binary results: no text to parse for tens of thousands
+ * of rows. */
 static int cells_query(PGresult **out, call *c, const char *aid)
 {
-	*out = NULL;
-	PGconn *conn = db_conn(c->db);
-	if (conn == NULL)
-		return opra_err_set(OPRA_UNAVAILABLE, "the database is unavailable; retry shortly");
 	const char *p[1] = {aid};
-	PGresult *r = PQexecParams(conn, facts_sql[Q_CELLS], 1, NULL, p, NULL, NULL, 1);
-	if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK) {
-		*out = r;
-		return OPRA_OK;
-	}
-	const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-	char msg[256];
-	snprintf(msg, sizeof(msg), "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
-	msg[strcspn(msg, "\n")] = '\0';
-	char state[8];
-	snprintf(state, sizeof(state), "%s", st ? st : "");
-	PQclear(r);
-	if (PQstatus(conn) != CONNECTION_OK || strncmp(state, "08", 2) == 0 ||
-	    strncmp(state, "57P0", 4) == 0) {
-		log_warn("database error %s: %s", state[0] ? state : "08006", msg);
-		return opra_err_set(OPRA_UNAVAILABLE, "the database is unavailable; retry shortly");
-	}
-	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
-		return opra_err_set(OPRA_ABORTED, "a concurrent change conflicted; retry");
-	log_warn("database error %s: %s (statement: reading rating_cells)",
-		 state[0] ? state : "XX000", msg);
-	return opra_err_set(OPRA_INTERNAL, "database error %s (details in the server log)",
-			    state[0] ? state : "XX000");
+	return db_exec_binres(out, c->db, facts_sql[Q_CELLS], 1, p, NULL, NULL);
 }
 
 /* Loads and rates appraisal a (only process area pa_id when > 0, in or out
@@ -636,9 +602,9 @@ static int cell_suggestion(call *c, const appraisal_ref *a, const char *pid, con
 	if (rc != OPRA_OK)
 		return rc;
 	rating_evidence e = {0};
-	e.artifacts = (uint32_t)to_ll(PQgetvalue(r, 0, 0));
-	e.affirmations = (uint32_t)to_ll(PQgetvalue(r, 0, 1));
-	e.weaknesses = (uint32_t)to_ll(PQgetvalue(r, 0, 2));
+	e.artifacts = (uint32_t)db_to_ll(PQgetvalue(r, 0, 0));
+	e.affirmations = (uint32_t)db_to_ll(PQgetvalue(r, 0, 1));
+	e.weaknesses = (uint32_t)db_to_ll(PQgetvalue(r, 0, 2));
 	e.flags = label == RATING_NY ? RATING_CELL_NOT_YET : 0;
 	PQclear(r);
 	rating_value s = rating_suggest(&e, NULL);
@@ -680,7 +646,7 @@ static int characterize(call *c, const ProtobufCMessage *in)
 			  3, p3)) != OPRA_OK)
 		return rc;
 	int exists = PQntuples(r) == 1;
-	int version = exists ? atoi(PQgetvalue(r, 0, 1)) : 0;
+	int version = exists ? (int)db_to_ll(PQgetvalue(r, 0, 1)) : 0;
 	char old_value[8] = "", old_note[RATING_NOTE_MAX + 1] = "";
 	if (exists) {
 		snprintf(old_value, sizeof(old_value), "%s", PQgetvalue(r, 0, 0));
@@ -825,7 +791,7 @@ static int weakness_add(call *c, const ProtobufCMessage *in)
 			  "$3::bigint, $4, $5::boolean, $6::bigint, $7) RETURNING id",
 			  7, p)) != OPRA_OK)
 		return rc;
-	long long id = to_ll(PQgetvalue(r, 0, 0));
+	long long id = db_to_ll(PQgetvalue(r, 0, 0));
 	PQclear(r);
 	after = json_text(json_pack("{s:s, s:s, s:s, s:b}", "practice", canonical, "instance",
 				    req->instance, "text", req->text, "significant",
@@ -902,8 +868,8 @@ static int judge(call *c, const ProtobufCMessage *in)
 			  2, p2)) != OPRA_OK)
 		return rc;
 	int exists = !PQgetisnull(r, 0, 2);
-	int version = exists ? atoi(PQgetvalue(r, 0, 2)) : 0;
-	long long pa_id = to_ll(PQgetvalue(r, 0, 3));
+	int version = exists ? (int)db_to_ll(PQgetvalue(r, 0, 2)) : 0;
+	long long pa_id = db_to_ll(PQgetvalue(r, 0, 3));
 	int same = exists && strcmp(PQgetvalue(r, 0, 0), value) == 0 &&
 		   strcmp(PQgetvalue(r, 0, 1), req->rationale) == 0;
 	if (!same) {
@@ -1021,7 +987,7 @@ static int show_pa(call *c, const appraisal_ref *a, const char *name, long long 
 				    "'%s': write one of %s",
 				    name, a->name, choices);
 	}
-	*pa_id = to_ll(PQgetvalue(r, 0, 0));
+	*pa_id = db_to_ll(PQgetvalue(r, 0, 0));
 	PQclear(r);
 	return OPRA_OK;
 }
@@ -1225,7 +1191,7 @@ static int show(call *c, const ProtobufCMessage *in)
 	PGresult *mr = f.r[Q_META];
 	if (PQntuples(mr) == 1) {
 		rep.head = PQgetvalue(mr, 0, 0);
-		rep.events = to_ll(PQgetvalue(mr, 0, 1));
+		rep.events = db_to_ll(PQgetvalue(mr, 0, 1));
 	}
 	rep.characterisations = f.characterisations;
 	if (req->compact) {
@@ -1326,7 +1292,7 @@ static int candidates(call *c, const ProtobufCMessage *in)
 		o->kind = PQgetvalue(r, i, 4);
 		o->title = PQgetvalue(r, i, 5);
 		o->sha256 = PQgetvalue(r, i, 6);
-		o->size = (uint64_t)to_ll(PQgetvalue(r, i, 7));
+		o->size = (uint64_t)db_to_ll(PQgetvalue(r, i, 7));
 		o->status = PQgetvalue(r, i, 8);
 		o->confirmed = PQgetvalue(r, i, 9)[0] == 't';
 	}
@@ -1380,8 +1346,8 @@ static int evidence_link(call *c, const ProtobufCMessage *in)
 				    req->id);
 	}
 	snprintf(aid, sizeof(aid), "%s", PQgetvalue(r, 0, 0));
-	long long own_practice = to_ll(PQgetvalue(r, 0, 1));
-	long long own_instance = to_ll(PQgetvalue(r, 0, 2));
+	long long own_practice = db_to_ll(PQgetvalue(r, 0, 1));
+	long long own_instance = db_to_ll(PQgetvalue(r, 0, 2));
 	instance_id = own_instance;
 	snprintf(instance, sizeof(instance), "%s", PQgetvalue(r, 0, 3));
 	PQclear(r);
