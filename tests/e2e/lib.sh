@@ -71,7 +71,7 @@ expect_rc() {
 
 # expect_in HAYSTACK NEEDLE DESCRIPTION
 expect_in() {
-	if printf '%s' "$1" | grep -qF -- "$2"; then
+	if printf '%s' "$1" | grep -F -- "$2" >/dev/null; then
 		pass "$3"
 	else
 		fail "$3: '$2' not found in: $1"

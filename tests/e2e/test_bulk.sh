@@ -54,7 +54,7 @@ expect_out_json "$UNCHANGED and d['records'] == 6" "the JSON twin holds the same
 expect_rc 0 "import (human)" opra inventory import "$DATA/typed.csv"
 expect_in "$OUT" "imported $DATA/typed.csv: units 0 created, 0 updated, 2 unchanged; services" "human import summary"
 [ "$(printf '%s\n' "$OUT" | wc -l)" -eq 1 ] && pass "human import prints one line" || fail "human import printed: $OUT"
-printf '%s' "$ERR" | grep -q "records sent" && fail "progress without a terminal: $ERR" || pass "no progress line without a terminal"
+printf '%s' "$ERR" | grep "records sent" >/dev/null && fail "progress without a terminal: $ERR" || pass "no progress line without a terminal"
 expect_rc 0 "--quiet import" opra inventory import "$DATA/typed.csv" --quiet
 [ -z "$OUT" ] && pass "--quiet import prints nothing" || fail "--quiet import printed: $OUT"
 expect_rc 0 "a one-kind file (assets.csv) after its unit exists" opra inventory import "$DATA/assets.csv" --json
@@ -160,7 +160,7 @@ EOF
 expect_rc 0 "import 20000 assets" opra inventory import "$E2E_TMP/big.csv"
 expect_in "$OUT" "assets 20000 created" "all 20000 assets created"
 [ "$(printf '%s\n' "$OUT" | wc -l)" -eq 1 ] && pass "only the summary on stdout" || fail "stdout: $(head -c 300 "$E2E_TMP/out")"
-printf '%s' "$ERR" | grep -q "records sent" && fail "progress without a terminal: $ERR" || pass "no progress lines without a terminal"
+printf '%s' "$ERR" | grep "records sent" >/dev/null && fail "progress without a terminal: $ERR" || pass "no progress lines without a terminal"
 expect_rc 0 "import it again" opra inventory import "$E2E_TMP/big.csv" --json
 expect_out_json 'd["assets"]["unchanged"] == 20000 and d["records"] == 20000' "the large re-import is unchanged"
 expect_rc 0 "export pages through every asset" opra inventory export --format json
@@ -233,7 +233,7 @@ kill_during killc "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY 
 for c in "inventory import" "inventory export"; do
 	# shellcheck disable=SC2086
 	run opra help $c
-	[ "$RC" -eq 0 ] && printf '%s' "$OUT" | grep -q "^usage: opra $c" && pass "help $c" || fail "help $c: $OUT"
+	[ "$RC" -eq 0 ] && printf '%s' "$OUT" | grep "^usage: opra $c" >/dev/null && pass "help $c" || fail "help $c: $OUT"
 done
 expect_rc 0 "server still answers" opra unit list --json
 finish

@@ -58,11 +58,11 @@ expect_rc 0 "alice submits a 5 MiB artifact" \
 	opra --token "$ALICE" evidence submit ap1 "${A[@]}" --kind artifact --file "$E2E_TMP/big.bin" --json --idempotency-key big-1
 expect_out_json "d['sha256'] == '$BIG_SHA' and d['size'] == $((5 * 1024 * 1024 + 12345)) and d['status'] == 'accepted' and d['deduplicated'] is False and d['file_name'] == 'big.bin'" "file evidence: SHA-256, size, status, not deduplicated"
 BIG_ID=$(out_field id)
-printf '%s' "$ERR" | grep -q "uploading" && fail "progress without a terminal: $ERR" || pass "no progress line without a terminal"
+printf '%s' "$ERR" | grep "uploading" >/dev/null && fail "progress without a terminal: $ERR" || pass "no progress line without a terminal"
 
 expect_rc 0 "get -o" opra --token "$ALICE" evidence get "$BIG_ID" -o "$E2E_TMP/got.bin"
 cmp -s "$E2E_TMP/big.bin" "$E2E_TMP/got.bin" && pass "get -o returns the same bytes" || fail "get -o differs"
-ls -A "$E2E_TMP" | grep -q '^\.got\.bin' && fail "a temporary file was left" || pass "no temporary file left"
+ls -A "$E2E_TMP" | grep '^\.got\.bin' >/dev/null && fail "a temporary file was left" || pass "no temporary file left"
 expect_rc 0 "get -o --json" opra --token "$VIC" evidence get "$BIG_ID" -o "$E2E_TMP/got2.bin" --json
 expect_out_json "d['sha256'] == '$BIG_SHA' and d['size'] == $((5 * 1024 * 1024 + 12345)) and d['path'].endswith('got2.bin')" "get --json summary (a viewer may read)"
 expect_rc 0 "get to stdout" opra --token "$ALICE" evidence get "$BIG_ID"

@@ -195,7 +195,7 @@ LIST_AFTER=$(python3 -c 'import json,sys; print(json.dumps([(m["id"], m["importe
 # --- a hostile client that skips local validation ------------------------------
 for c in dangling-ref dup-pa bad-category bad-id generic-first empty-title no-model; do
 	run "$PUSH" "$OPRA_URL" "$c"
-	if [ "$RC" -eq 0 ] && printf '%s' "$OUT" | grep -q '^INVALID_ARGUMENT '; then
+	if [ "$RC" -eq 0 ] && printf '%s' "$OUT" | grep '^INVALID_ARGUMENT ' >/dev/null; then
 		pass "server refuses an invalid model ($c)"
 	else
 		fail "server did not refuse $c: rc $RC: $OUT $ERR"
