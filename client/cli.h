@@ -264,5 +264,11 @@ int cmd_judge(cli_ctx *ctx, const cli_args *args);
 int cmd_weakness_add(cli_ctx *ctx, const cli_args *args);
 int cmd_rating_show(cli_ctx *ctx, const cli_args *args);
 int cmd_sync(cli_ctx *ctx, const cli_args *args);
+int cmd_compare(cli_ctx *ctx, const cli_args *args);
+int cmd_plan_add(cli_ctx *ctx, const cli_args *args);
+int cmd_plan_list(cli_ctx *ctx, const cli_args *args);
+int cmd_plan_update(cli_ctx *ctx, const cli_args *args);
+int cmd_plan_show(cli_ctx *ctx, const cli_args *args);
+int cmd_report(cli_ctx *ctx, const cli_args *args);
 
 #endif

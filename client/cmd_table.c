@@ -22,6 +22,9 @@ const cli_noun cli_nouns[] = {
 	{"audit", "An appraisal's event log: list it, verify its hash chain"},
 	{"watch", "Follow events live as they are committed (resumable cursor)"},
 	{"sync", "Deliver the offline spool to the server, in order, exactly once"},
+	{"compare", "Capability profiles of several appraisals side by side, with targets"},
+	{"plan", "The improvement plan: actions on blocking goals, owners, cost, status"},
+	{"report", "Publish an appraisal: html, json, csv or OSCAL assessment results"},
 	{NULL, NULL},
 };
 
@@ -1112,6 +1115,23 @@ const cli_command cli_commands[] = {
 	 "Exit 3 when there is no such appraisal or process area, 4 when you may\n"
 	 "not see it.",
 	 rating_show_opts, 1, 1, CLI_NEEDS_TOKEN},
+
+	/* ---- program office (issue 8) ---- */
+
+	{"compare", NULL, cmd_compare, "opra compare APPRAISAL... [--by pa|unit]",
+	 "Compare capability profiles", "Not written yet.", NULL, 1, -1, CLI_NEEDS_TOKEN},
+
+	{"plan", "add", cmd_plan_add, "opra plan add ...", "Add an improvement action",
+	 "Not written yet.", NULL, 0, -1, CLI_NEEDS_TOKEN},
+	{"plan", "list", cmd_plan_list, "opra plan list ...", "List improvement actions",
+	 "Not written yet.", NULL, 0, -1, CLI_NEEDS_TOKEN},
+	{"plan", "update", cmd_plan_update, "opra plan update ...", "Update an improvement action",
+	 "Not written yet.", NULL, 0, -1, CLI_NEEDS_TOKEN},
+	{"plan", "show", cmd_plan_show, "opra plan show ...", "What the spending bought",
+	 "Not written yet.", NULL, 0, -1, CLI_NEEDS_TOKEN},
+
+	{"report", NULL, cmd_report, "opra report APPRAISAL --format html|json|csv|oscal [-o PATH]",
+	 "Publish an appraisal report", "Not written yet.", NULL, 1, 1, CLI_NEEDS_TOKEN},
 
 	{"sync", NULL, cmd_sync, "opra sync", "Deliver the offline spool",
 	 "Delivers the spooled operations ($XDG_STATE_HOME/opra/spool, default\n"

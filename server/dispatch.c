@@ -25,6 +25,8 @@ extern const service_impl svc_appraisal;
 extern const service_impl svc_evidence;
 extern const service_impl svc_events;
 extern const service_impl svc_rating;
+extern const service_impl svc_plan;
+extern const service_impl svc_report;
 
 extern const method_batch_impl svc_evidence_submit_batch;
 
@@ -36,8 +38,8 @@ static const method_batch_impl *const batch_handlers[] = {
 /* Every service the server offers. Adding a service: write svc_x.c with a
  * service_impl and list it here. */
 static const service_impl *const services[] = {
-	&svc_system,	&svc_user,     &svc_model,  &svc_inventory, &svc_bulk,
-	&svc_appraisal, &svc_evidence, &svc_events, &svc_rating,
+	&svc_system,   &svc_user,   &svc_model,	 &svc_inventory, &svc_bulk,   &svc_appraisal,
+	&svc_evidence, &svc_events, &svc_rating, &svc_plan,	 &svc_report,
 };
 
 struct cgroup;

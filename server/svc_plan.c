@@ -1,0 +1,20 @@
+/* STUB (issue 8): the Plan service; every method answers UNIMPLEMENTED until
+ * it is written. */
+#include "method.h"
+#include "opra_err.h"
+
+#include "opra/v1/plan.pb-c.h"
+
+static int stub(call *c, const ProtobufCMessage *in)
+{
+	(void)c;
+	(void)in;
+	return opra_err_set(OPRA_UNIMPLEMENTED, "this server does not implement Plan yet");
+}
+
+static const method_impl methods[] = {
+	{"List", stub, NULL, ROLES_ANY, 0, NULL},
+};
+
+const service_impl svc_plan = {&opra__v1__plan__descriptor, methods,
+			       sizeof(methods) / sizeof(methods[0])};
