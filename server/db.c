@@ -14,7 +14,8 @@
  * fixed, so each is parsed and planned once per connection instead of on
  * every call (planning was a large share of a small request). Keyed by the
  * text itself (hash + comparison), so a text built at run time is safe too. */
-#define STMT_SLOTS 512 /* power of two; beyond 3/4 full, new texts run unprepared */
+#define DB_DEFER_MAX 2
+#define STMT_SLOTS   512 /* power of two; beyond 3/4 full, new texts run unprepared */
 
 typedef struct {
 	uint64_t hash;
@@ -27,6 +28,9 @@ struct db {
 	char sqlstate[6];
 	stmt_slot stmts[STMT_SLOTS];
 	size_t n_stmts;
+	/* db_defer: parameterless statements sent in front of the next one */
+	const char *deferred[DB_DEFER_MAX];
+	int n_deferred;
 };
 
 static void stmts_clear(db *d)
@@ -178,6 +182,7 @@ int db_ensure(db *d)
 {
 	if (d->conn && PQstatus(d->conn) == CONNECTION_OK)
 		return OPRA_OK;
+	d->n_deferred = 0; /* they belonged to the lost session */
 	log_warn("database connection lost; reconnecting");
 	int rc = connect_now(d);
 	if (rc == OPRA_OK)
@@ -251,6 +256,19 @@ static int exec_fmt(PGresult **out, db *d, int want_rows, const char *sql, int n
 {
 	*out = NULL;
 	d->sqlstate[0] = '\0';
+	if (d->n_deferred > 0) {
+		db_stmt s = {.sql = sql,
+			     .nparams = nparams,
+			     .params = params,
+			     .lengths = lengths,
+			     .formats = formats,
+			     .want_rows = want_rows,
+			     .keep_result = 1,
+			     .binary_result = result_format};
+		int rc = db_pipeline(d, &s, 1);
+		*out = s.res;
+		return rc;
+	}
 	if (d->conn == NULL)
 		return opra_err_set(OPRA_UNAVAILABLE, "the database is unavailable; retry shortly");
 	char name[24];
@@ -268,7 +286,44 @@ static int exec_fmt(PGresult **out, db *d, int want_rows, const char *sql, int n
 
 #define PIPELINE_MAX 16
 
+static int pipeline_run(db *d, db_stmt *stmts, size_t n);
+
+int db_defer(db *d, const char *sql)
+{
+	if (d->n_deferred == DB_DEFER_MAX)
+		return opra_err_set(OPRA_INTERNAL, "too many deferred statements");
+	d->deferred[d->n_deferred++] = sql;
+	return OPRA_OK;
+}
+
+/* Sends the deferred statements now (nothing else to carry them). */
+static int flush_deferred(db *d)
+{
+	return d->n_deferred > 0 ? db_pipeline(d, NULL, 0) : OPRA_OK;
+}
+
 int db_pipeline(db *d, db_stmt *stmts, size_t n)
+{
+	if (d->n_deferred == 0)
+		return pipeline_run(d, stmts, n);
+	db_stmt all[PIPELINE_MAX];
+	size_t nd = (size_t)d->n_deferred;
+	if (nd + n > PIPELINE_MAX)
+		return opra_err_set(OPRA_INTERNAL, "too many statements in one pipeline");
+	d->n_deferred = 0;
+	for (size_t i = 0; i < nd; i++)
+		all[i] = (db_stmt){.sql = d->deferred[i]};
+	for (size_t i = 0; i < n; i++)
+		all[nd + i] = stmts[i];
+	int rc = pipeline_run(d, all, nd + n);
+	for (size_t i = 0; i < n; i++) {
+		stmts[i].res = all[nd + i].res;
+		stmts[i].failed = all[nd + i].failed;
+	}
+	return rc;
+}
+
+static int pipeline_run(db *d, db_stmt *stmts, size_t n)
 {
 	char names[PIPELINE_MAX][24];
 	int named[PIPELINE_MAX];
@@ -295,10 +350,11 @@ int db_pipeline(db *d, db_stmt *stmts, size_t n)
 	size_t sent = 0;
 	for (; sent < n; sent++) {
 		const db_stmt *s = &stmts[sent];
-		int ok = named[sent] ? PQsendQueryPrepared(d->conn, names[sent], s->nparams,
-							   s->params, s->lengths, s->formats, 0)
-				     : PQsendQueryParams(d->conn, s->sql, s->nparams, NULL,
-							 s->params, s->lengths, s->formats, 0);
+		int ok = named[sent]
+				 ? PQsendQueryPrepared(d->conn, names[sent], s->nparams, s->params,
+						       s->lengths, s->formats, s->binary_result)
+				 : PQsendQueryParams(d->conn, s->sql, s->nparams, NULL, s->params,
+						     s->lengths, s->formats, s->binary_result);
 		if (!ok)
 			break;
 	}
@@ -334,7 +390,7 @@ int db_pipeline(db *d, db_stmt *stmts, size_t n)
 		else if (st != want) {
 			stmts[i].failed = 1;
 			rc = fail(d, r, stmts[i].sql); /* clears r */
-		} else if (stmts[i].want_rows)
+		} else if (stmts[i].want_rows || stmts[i].keep_result)
 			stmts[i].res = r;
 		else
 			PQclear(r);
@@ -410,6 +466,9 @@ int db_cmd(db *d, const char *sql, int nparams, const char *const *params)
 
 int db_exec_script(db *d, const char *sql)
 {
+	int rc = flush_deferred(d);
+	if (rc != OPRA_OK)
+		return rc;
 	d->sqlstate[0] = '\0';
 	if (d->conn == NULL)
 		return opra_err_set(OPRA_UNAVAILABLE, "the database is unavailable");
@@ -428,11 +487,17 @@ int db_begin(db *d)
 
 int db_commit(db *d)
 {
+	if (d->n_deferred == 1 && strcmp(d->deferred[0], "BEGIN") == 0) {
+		d->n_deferred = 0; /* nothing ran: nothing to commit */
+		return OPRA_OK;
+	}
 	return db_cmd(d, "COMMIT", 0, NULL);
 }
 
 int db_in_transaction(db *d)
 {
+	if (d->n_deferred > 0)
+		return 1;
 	if (d->conn == NULL)
 		return 0;
 	PGTransactionStatusType s = PQtransactionStatus(d->conn);
@@ -441,6 +506,7 @@ int db_in_transaction(db *d)
 
 void db_rollback(db *d)
 {
+	d->n_deferred = 0;
 	if (d->conn == NULL || !db_in_transaction(d))
 		return;
 	PGresult *r = PQexec(d->conn, "ROLLBACK");
@@ -449,6 +515,9 @@ void db_rollback(db *d)
 
 int db_copy_begin(db *d, const char *copy_sql)
 {
+	int rc = flush_deferred(d);
+	if (rc != OPRA_OK)
+		return rc;
 	d->sqlstate[0] = '\0';
 	if (d->conn == NULL)
 		return opra_err_set(OPRA_UNAVAILABLE, "the database is unavailable; retry shortly");

@@ -57,7 +57,9 @@ typedef struct {
 	const int *lengths; /* NULL: all text */
 	const int *formats; /* NULL: all text */
 	int want_rows;	    /* as db_exec: PGRES_TUPLES_OK, else PGRES_COMMAND_OK */
-	PGresult *res;	    /* out, want_rows only: the result (PQclear it) */
+	int keep_result;    /* keep res even when !want_rows (PQcmdTuples) */
+	int binary_result;  /* 1: result columns in binary, as db_exec_binres */
+	PGresult *res;	    /* out, want_rows or keep_result: the result (PQclear it) */
 	int failed;	    /* out: set on the statement that failed */
 } db_stmt;
 
@@ -70,6 +72,13 @@ typedef struct {
  * aborted: roll back). On success every want_rows statement's res is set;
  * on failure none is (all are cleared). */
 int db_pipeline(db *d, db_stmt *stmts, size_t n);
+/* Defers a trusted, parameterless statement ("BEGIN"): it is not sent now
+ * but in one pipeline (one round trip) in front of the next statement that
+ * goes to the server (db_exec*, db_cmd, db_pipeline, a COPY), and fails
+ * that call if it fails. db_rollback drops it; db_commit with only a
+ * deferred BEGIN pending sends nothing; db_in_transaction counts it as
+ * open. At most two may wait. Returns OPRA_OK or INTERNAL. */
+int db_defer(db *d, const char *sql);
 
 /* Trusted, parameterless SQL text (migrations only): may hold several
  * statements. */

@@ -702,16 +702,20 @@ retry:
 }
 
 /* Group commit, set-based: every request in b is for the same method,
- * which has a batch handler (method.h method_batch_fn). One round trip
- * begins the transaction and claims all idempotency keys in one INSERT; the
- * batch handler then executes them together (the requests it leaves run
- * through the method's fn, in the same transaction); one round trip stores
- * all idempotency records in one UPDATE and commits.
+ * which has a batch handler (method.h method_batch_fn). Two round trips:
+ * BEGIN goes with the batch handler's statement (db_defer), which executes
+ * them together (the requests it leaves run through the method's fn, in the
+ * same transaction); then one INSERT stores every idempotency record, reply
+ * included, and the COMMIT follows in the same pipeline.
  *
- * When a key is not new (a replay, a reused key, two requests of the batch
- * with the same key) nothing has been done yet: *declined is set, the
- * transaction is rolled back and OPRA_OK returned, and the caller takes the
- * one-request-at-a-time paths, which answer replays. Otherwise as
+ * The keys are checked by that INSERT, at the end: it has no ON CONFLICT,
+ * so a key that is not new (a replay, a reused key, two requests of the
+ * batch with the same key, or a retry whose first attempt is still running
+ * elsewhere: the INSERT waits for that one's outcome) fails it with a
+ * unique violation, PostgreSQL skips the COMMIT, and the whole transaction
+ * is rolled back: *declined is set, OPRA_OK returned, and the caller takes
+ * the one-request-at-a-time paths, which answer replays. The work done for
+ * a declined batch is thrown away, which costs only on retries. Otherwise as
  * run_batch_fast: OPRA_OK when the transaction reached its commit, or the
  * error that rolled everything back. */
 static int run_batch_set(dispatcher *d, rstate **b, size_t n, db *dbh, int *declined)
@@ -724,6 +728,7 @@ static int run_batch_set(dispatcher *d, rstate **b, size_t n, db *dbh, int *decl
 	const ProtobufCMessage **ins = opra_calloc(n, sizeof(*ins));
 	unsigned char *done = opra_calloc(n, 1);
 	char *hex = NULL;
+	size_t hex_cap = 0;
 	int rc = OPRA_OK;
 
 	*declined = 0;
@@ -751,38 +756,22 @@ static int run_batch_set(dispatcher *d, rstate **b, size_t n, db *dbh, int *decl
 		rc = opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
-	const char *claim_p[4] = {(const char *)uids.data, (const char *)keys.data, m->full_name,
-				  (const char *)fps.data};
-	db_stmt st[2] = {
-		stmt_plain("BEGIN"),
-		{.sql = "INSERT INTO idempotency (user_id, key, method, request_sha256) "
-			"SELECT t.u, t.k, $3, decode(t.f, 'hex') FROM unnest($1::bigint[], "
-			"$2::text[], $4::text[]) AS t(u, k, f) ON CONFLICT DO NOTHING "
-			"RETURNING 1",
-		 .nparams = 4,
-		 .params = claim_p,
-		 .want_rows = 1}};
 	opra_err_clear();
-	if ((rc = db_pipeline(dbh, st, 2)) != OPRA_OK)
+	if ((rc = db_defer(dbh, "BEGIN")) != OPRA_OK)
 		goto fail;
-	int claimed = PQntuples(st[1].res);
-	PQclear(st[1].res);
-	if ((size_t)claimed != n) {
-		*declined = 1;
-		rc = OPRA_OK;
-		db_rollback(dbh);
-		goto out;
-	}
 	if ((rc = m->batch_fn(cp, ins, n, done)) != OPRA_OK)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
 		if (!done[i] && (rc = m->impl->fn(&cs[i], ins[i])) != OPRA_OK)
 			goto fail;
 		size_t len = b[i]->reply.len;
-		opra_free(hex);
-		if ((hex = opra_calloc(2 * len + 1, 1)) == NULL) {
-			rc = opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
-			goto fail;
+		if (2 * len + 1 > hex_cap) {
+			opra_free(hex);
+			hex_cap = 2 * len + 1;
+			if ((hex = opra_malloc(hex_cap)) == NULL) {
+				rc = opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
+				goto fail;
+			}
 		}
 		opra_hex(hex, b[i]->reply.data, len);
 		if (db_array_add(&replies, hex) != OPRA_OK) {
@@ -794,16 +783,27 @@ static int run_batch_set(dispatcher *d, rstate **b, size_t n, db *dbh, int *decl
 		rc = opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
 		goto fail;
 	}
-	const char *store_p[3] = {(const char *)uids.data, (const char *)keys.data,
-				  (const char *)replies.data};
+	const char *store_p[5] = {(const char *)uids.data, (const char *)keys.data, m->full_name,
+				  (const char *)fps.data, (const char *)replies.data};
 	db_stmt post[2] = {
-		{.sql = "UPDATE idempotency i SET status = 0, response = "
-			"decode(t.r, 'hex') FROM unnest($1::bigint[], $2::text[], "
-			"$3::text[]) AS t(u, k, r) WHERE i.user_id = t.u AND i.key = t.k",
-		 .nparams = 3,
+		{.sql = "INSERT INTO idempotency (user_id, key, method, request_sha256, status, "
+			"response) SELECT t.u, t.k, $3, decode(t.f, 'hex'), 0, decode(t.r, "
+			"'hex') FROM unnest($1::bigint[], $2::text[], $4::text[], $5::text[]) "
+			"AS t(u, k, f, r)",
+		 .nparams = 5,
 		 .params = store_p},
 		stmt_plain("COMMIT")};
 	if ((rc = db_pipeline(dbh, post, 2)) != OPRA_OK) {
+		if (post[0].failed && strcmp(db_last_sqlstate(dbh), "23505") == 0) {
+			/* A key that is not new: nothing is kept. */
+			db_rollback(dbh);
+			opra_err_clear();
+			for (size_t i = 0; i < n; i++)
+				opra_buf_reset(&b[i]->reply);
+			*declined = 1;
+			rc = OPRA_OK;
+			goto out;
+		}
 		if (!post[1].failed)
 			goto fail; /* the records failed: the COMMIT never ran */
 		/* The outcome of a failed COMMIT is not known for sure: every
@@ -813,9 +813,8 @@ static int run_batch_set(dispatcher *d, rstate **b, size_t n, db *dbh, int *decl
 		rollback_keep_error(dbh);
 	}
 	rc = OPRA_OK;
-	if (n > 1)
-		atomic_fetch_add(&d->batch_sets, 1);
 	if (n > 1) {
+		atomic_fetch_add(&d->batch_sets, 1);
 		atomic_fetch_add(&d->batch_txns, 1);
 		atomic_fetch_add(&d->batch_requests, n);
 	}
@@ -998,10 +997,9 @@ static void run_combined(dispatcher *d, rstate **b, size_t n, db *dbh)
 			total += x->n;
 		rstate **all = total > 1 ? opra_calloc(total, sizeof(*all)) : NULL;
 		if (total == 1) {
-			/* Alone: the one-request path is quicker for one. */
-			take->b[0]->batch_n = 0;
-			take->b[0]->rerun = 0;
-			run_single(d, take->b[0], dbh);
+			/* Alone: the set path still saves a round trip over the
+			 * one-request path (which it falls back to by itself). */
+			run_group(d, take->b, 1, dbh);
 		} else if (all == NULL) {
 			for (cgroup *x = take; x; x = x->next)
 				run_group(d, x->b, x->n, dbh);
