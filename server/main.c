@@ -2,6 +2,7 @@
 #include "auth.h"
 #include "db.h"
 #include "dispatch.h"
+#include "housekeep.h"
 #include "kvfile.h"
 #include "migrate.h"
 #include "opra_err.h"
@@ -63,6 +64,12 @@ static const char usage_text[] =
 	"  --tls-cert FILE        PEM certificate (chain) for tls+tcp:// listeners\n"
 	"  --tls-key FILE         PEM private key for it\n"
 	"  --tls-client-ca FILE   require client certificates signed by this CA\n"
+	"  --idempotency-days N   keep idempotency records N days: a retry with the same\n"
+	"                         key within that time is answered, not applied again\n"
+	"                         (default 30; 0 keeps them forever)\n"
+	"  --abandoned-days N     remove uploads never committed and bulk imports never\n"
+	"                         committed or aborted after N days (default 7; 0: never)\n"
+	"  --housekeep-interval S seconds between housekeeping passes (default 3600)\n"
 	"  --config FILE          read options from FILE (key = value lines)\n"
 	"  --log-level LEVEL      error, warn, info (default: one line per request) or debug\n"
 	"  --help                 this text\n"
@@ -84,6 +91,9 @@ typedef struct {
 	long recv_max;
 	long batch_max;
 	long max_parked;
+	long idempotency_days; /* -1: not given */
+	long abandoned_days;   /* -1: not given */
+	long housekeep_interval;
 	const char *tls_cert;
 	const char *tls_key;
 	const char *tls_client_ca;
@@ -102,6 +112,9 @@ enum {
 	OPT_RECV_MAX,
 	OPT_BATCH_MAX,
 	OPT_MAX_PARKED,
+	OPT_IDEM_DAYS,
+	OPT_ABANDONED_DAYS,
+	OPT_HOUSEKEEP_INTERVAL,
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
 	OPT_TLS_CLIENT_CA,
@@ -121,6 +134,9 @@ static const struct option long_opts[] = {
 	{"max-message-size", required_argument, NULL, OPT_RECV_MAX},
 	{"batch-max", required_argument, NULL, OPT_BATCH_MAX},
 	{"max-parked", required_argument, NULL, OPT_MAX_PARKED},
+	{"idempotency-days", required_argument, NULL, OPT_IDEM_DAYS},
+	{"abandoned-days", required_argument, NULL, OPT_ABANDONED_DAYS},
+	{"housekeep-interval", required_argument, NULL, OPT_HOUSEKEEP_INTERVAL},
 	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
 	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
 	{"tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA},
@@ -195,6 +211,20 @@ static int apply_option(options *o, int id, const char *val, int from_file)
 		return from_file && o->max_parked
 			       ? 0
 			       : parse_number("max-parked", val, 1, 100000, &o->max_parked);
+	case OPT_IDEM_DAYS:
+		return from_file && o->idempotency_days >= 0
+			       ? 0
+			       : parse_number("idempotency-days", val, 0, 36500,
+					      &o->idempotency_days);
+	case OPT_ABANDONED_DAYS:
+		return from_file && o->abandoned_days >= 0
+			       ? 0
+			       : parse_number("abandoned-days", val, 0, 36500, &o->abandoned_days);
+	case OPT_HOUSEKEEP_INTERVAL:
+		return from_file && o->housekeep_interval
+			       ? 0
+			       : parse_number("housekeep-interval", val, 1, 31L * 86400,
+					      &o->housekeep_interval);
 	case OPT_TLS_CERT:
 		if (!(from_file && o->tls_cert))
 			o->tls_cert = val;
@@ -306,6 +336,12 @@ static int parse_args(options *o, int argc, char **argv, kvfile **kv)
 		o->batch_max = RPCSERVER_BATCH_MAX;
 	if (o->max_parked == 0)
 		o->max_parked = RPCSERVER_MAX_PARKED;
+	if (o->idempotency_days < 0)
+		o->idempotency_days = 30;
+	if (o->abandoned_days < 0)
+		o->abandoned_days = 7;
+	if (o->housekeep_interval == 0)
+		o->housekeep_interval = 3600;
 	if ((o->tls_cert == NULL) != (o->tls_key == NULL))
 		return usage_error("--tls-cert and --tls-key go together");
 	return 0;
@@ -455,6 +491,7 @@ static int cmd_serve(const options *o)
 	backend b;
 	dispatcher *disp = NULL;
 	rpcserver *srv = NULL;
+	housekeeper *hk = NULL;
 	sigset_t sigs;
 	int sig = 0;
 
@@ -498,6 +535,11 @@ static int cmd_serve(const options *o)
 			 "group commit up to %ld, up to %ld parked long polls, database: %s)",
 			 OPRA_VERSION, o->listen[i], o->workers, o->queue_depth, o->recv_max,
 			 o->batch_max, o->max_parked, o->db ? "external" : "embedded");
+	housekeep_config hc = {.idempotency_days = o->idempotency_days,
+			       .abandoned_days = o->abandoned_days,
+			       .interval_s = o->housekeep_interval};
+	if (housekeep_start(&hk, b.conninfo, &hc) != OPRA_OK)
+		log_warn("housekeeping is off: %s", opra_err_msg());
 	/* Readiness line for scripts waiting on the log. */
 	log_info("ready");
 
@@ -507,6 +549,7 @@ static int cmd_serve(const options *o)
 	sigwait(&sigs, &sig);
 	log_info("received %s: finishing requests in flight, then stopping",
 		 sig == SIGINT ? "SIGINT" : "SIGTERM");
+	housekeep_stop(hk);
 	rpcserver_stop(srv, DRAIN_MS);
 	dispatch_free(disp);
 	backend_close(&b);
@@ -522,6 +565,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	memset(&o, 0, sizeof(o));
+	o.idempotency_days = o.abandoned_days = -1;
 	/* Signals are taken synchronously by the main thread (sigwait); block
 	 * them before any thread starts so no other thread receives them. */
 	sigset_t sigs;
