@@ -388,16 +388,28 @@ static int bootstrap_admin(db *d, const char *state_dir)
 	PQclear(r);
 	if (!empty)
 		return OPRA_OK;
-	rc = auth_user_create(d, "admin", "admin", 0, &tok, NULL);
-	if (rc == OPRA_ALREADY_EXISTS)
-		return OPRA_OK; /* another oprad on the same database was faster */
-	if (rc != OPRA_OK)
+	/* Users are never deleted (sql/017): the user and its token file
+	 * appear together or not at all. */
+	if ((rc = db_begin(d)) != OPRA_OK)
 		return rc;
+	rc = auth_user_create(d, "admin", "admin", 0, &tok, NULL);
+	if (rc == OPRA_ALREADY_EXISTS) {
+		db_rollback(d);
+		return OPRA_OK; /* another oprad on the same database was faster */
+	}
+	if (rc != OPRA_OK) {
+		db_rollback(d);
+		return rc;
+	}
 	rc = write_token_file(state_dir, tok.text, path, sizeof(path));
 	memset(&tok, 0, sizeof(tok));
 	if (rc != OPRA_OK) {
 		/* Without the file nobody could ever log in: undo. */
-		db_cmd(d, "DELETE FROM users WHERE name = 'admin'", 0, NULL);
+		db_rollback(d);
+		return rc;
+	}
+	if ((rc = db_commit(d)) != OPRA_OK) {
+		unlink(path); /* a token for a user that does not exist */
 		return rc;
 	}
 	log_info("created the first admin user 'admin'; its token is in %s (mode 0600). "

@@ -122,6 +122,66 @@ static void test_fresh_database_gets_every_migration(void **state)
 	assert_false(db_in_transaction(f->d));
 }
 
+/* sql/017: users and appraisals are never deleted, truncated or
+ * renumbered (rows refer to them without a foreign key), and evidence names
+ * an instance of its own appraisal (composite key). */
+static void test_identity_rows_are_kept(void **state)
+{
+	fixture *f = *state;
+	int applied = 0;
+	assert_int_equal(migrate_apply(f->d, &applied), OPRA_OK);
+	assert_int_equal(
+		db_exec_script(
+			f->d,
+			"INSERT INTO users (name, role, token_selector, token_hash) VALUES ('u1', "
+			"'user', 'sel', sha256('t'));"
+			"INSERT INTO appraisals (name, created_by) SELECT a, id FROM "
+			"users, unnest(ARRAY['a1', 'a2']) a;"
+			"INSERT INTO units (name) VALUES ('unit');"
+			"INSERT INTO appraisal_instances (appraisal_id, kind, unit_id, "
+			"name, added_by) SELECT a.id, 'unit', u.id, 'i-' || a.name, "
+			"a.created_by FROM appraisals a, units u;"),
+		OPRA_OK);
+	static const char *const refused[] = {
+		"DELETE FROM users",
+		"TRUNCATE users CASCADE",
+		"UPDATE users SET id = id + 100",
+		"DELETE FROM appraisals WHERE name = 'a1'",
+		"TRUNCATE appraisals CASCADE",
+		"UPDATE appraisals SET id = id + 100",
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		assert_int_equal(db_cmd(f->d, refused[i], 0, NULL), OPRA_FAILED_PRECONDITION);
+		assert_string_equal(db_last_sqlstate(f->d), "55000");
+	}
+	assert_int_equal(query_long(f->d, "SELECT count(*) FROM users"), 1);
+	assert_int_equal(query_long(f->d, "SELECT count(*) FROM appraisals"), 2);
+	/* other columns still change */
+	assert_int_equal(db_cmd(f->d, "UPDATE users SET role = 'admin'", 0, NULL), OPRA_OK);
+	/* evidence of a1 on a2's instance is refused by the composite key */
+	static const char *const ev =
+		"INSERT INTO models (key, name, version) VALUES ('m', 'M', '1');"
+		"INSERT INTO process_areas (model_id, ord, code, name, category) SELECT id, 1, "
+		"'PA', 'PA', 'x' FROM models;"
+		"INSERT INTO goals (pa_id, ord, code, title, generic) SELECT id, 1, 'SG1', 'G', "
+		"false FROM process_areas;"
+		"INSERT INTO practices (goal_id, model_id, ord, code, full_id, full_id_lower, "
+		"title) SELECT g.id, pa.model_id, 1, 'SP1', 'PA:SG1.SP1', 'pa:sg1.sp1', 'P' FROM "
+		"goals g JOIN process_areas pa ON pa.id = g.pa_id;";
+	assert_int_equal(db_exec_script(f->d, ev), OPRA_OK);
+	static const char *const insert =
+		"INSERT INTO evidence (appraisal_id, practice_id, instance_id, kind, title, "
+		"status, "
+		"sha256, size, body_text, submitted_by) SELECT a.id, p.id, i.id, 'affirmation', "
+		"'t', 'accepted', sha256('x'), 1, 'x', a.created_by FROM appraisals a, practices "
+		"p, "
+		"appraisal_instances i WHERE a.name = 'a1' AND i.name = $1";
+	const char *own[1] = {"i-a1"}, *other[1] = {"i-a2"};
+	assert_int_equal(db_cmd(f->d, insert, 1, own), OPRA_OK);
+	assert_int_equal(db_cmd(f->d, insert, 1, other), OPRA_FAILED_PRECONDITION);
+	assert_int_equal(query_long(f->d, "SELECT count(*) FROM evidence"), 1);
+}
+
 static void test_second_apply_changes_nothing(void **state)
 {
 	fixture *f = *state;
@@ -271,6 +331,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fresh_database_gets_every_migration, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_second_apply_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_identity_rows_are_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_database_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changed_checksum_is_not_fatal, setup,
 						teardown),
