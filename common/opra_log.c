@@ -82,13 +82,15 @@ void opra_log(opra_log_level level, const char *fmt, ...)
 		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);
 	/* Strip control characters so a hostile string cannot forge log lines. */
-	for (char *p = line; *p; p++)
+	size_t len = 0;
+	for (char *p = line; *p; p++, len++)
 		if ((unsigned char)*p < 0x20 && *p != '\t')
 			*p = '?';
-	/* One fputs of a whole line: stdio locks the stream, so lines from
-	 * different threads do not interleave. */
-	flockfile(stderr);
-	fputs(line, stderr);
-	fputc('\n', stderr);
-	funlockfile(stderr);
+	/* One write of the whole line with its newline (stderr is unbuffered:
+	 * every stdio call is a system call), so lines from different threads
+	 * do not interleave. A line cut at the buffer's end keeps its newline. */
+	if (len == sizeof(line) - 1)
+		len--;
+	line[len++] = '\n';
+	fwrite(line, 1, len, stderr);
 }
