@@ -80,10 +80,12 @@ echo
 # Rating engine alone (in memory, no server): its share of `opra rating show`.
 "$build/bench/bench_rating" --runs $((seconds * 1000))
 echo
-# `opra rating show` on a full CERT-RMM appraisal (Rating/Show over RPC) vs a plain SELECT.
+# `opra rating show` on a full CERT-RMM appraisal (Rating/Show over RPC) vs a plain SELECT,
+# and `opra report --format html` of the same appraisal end to end (goal: under 1 s).
 "$build/bench/bench_rating_show" --server "$url" --token "$(cat "$state/s/admin.token")" \
 	--db "host=$state/s/run port=5432 user=opra dbname=opra" \
-	--model "$here/sql/models/cert-rmm-1.2.yaml" --runs $((seconds * 5 + 1))
+	--model "$here/sql/models/cert-rmm-1.2.yaml" --runs $((seconds * 5 + 1)) \
+	--opra "$build/opra"
 rss=$(awk '/VmHWM/{print $2}' "/proc/$pid/status")
 echo
 echo "oprad peak RSS: $((rss / 1024)) MiB"

@@ -263,6 +263,16 @@ int cmd_characterize(cli_ctx *ctx, const cli_args *args);
 int cmd_judge(cli_ctx *ctx, const cli_args *args);
 int cmd_weakness_add(cli_ctx *ctx, const cli_args *args);
 int cmd_rating_show(cli_ctx *ctx, const cli_args *args);
+/* Shared by rating show and compare (client/cmd_rating.c): the lines of
+ * the goals blocking a process area's next level, and its level as a table
+ * cell ("CL2", "-" not rated, "n/a" out of scope; buf holds 16 bytes). */
+struct Opra__V1__PaRating;
+void put_blocking(FILE *f, const struct Opra__V1__PaRating *pa);
+const char *rating_level_cell(const struct Opra__V1__PaRating *pa, char buf[16]);
+/* The per-unit table of a Show reply made with by_unit; returns 0 or the
+ * exit code of a failure (reported). */
+struct Opra__V1__RatingShowReply;
+int rating_units_text(cli_ctx *ctx, const struct Opra__V1__RatingShowReply *r);
 int cmd_sync(cli_ctx *ctx, const cli_args *args);
 int cmd_compare(cli_ctx *ctx, const cli_args *args);
 int cmd_plan_add(cli_ctx *ctx, const cli_args *args);

@@ -26,6 +26,38 @@ static int oom(cli_ctx *ctx)
 
 /* ---- JSON ---- */
 
+/* part of whole as a percentage with one decimal (JSON number), null
+ * when whole is 0. */
+static json_t *percent_json(int64_t part, int64_t whole)
+{
+	if (whole <= 0)
+		return json_null();
+	return json_real((double)((part * 1000 + whole / 2) / whole) / 10.0);
+}
+
+/* The dashboard (Show only): {"practices", "practice_instances",
+ * "with_artifact", "with_artifact_percent", "with_affirmation",
+ * "with_affirmation_percent", "labels": {"fi", "li", "pi", "ni", "ny",
+ * "uncharacterised"}, "open_judgements", "proposed_evidence"}. */
+static json_t *dashboard_json(const Opra__V1__AppraisalDashboard *d)
+{
+	json_t *labels =
+		json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "fi", (json_int_t)d->fi, "li",
+			  (json_int_t)d->li, "pi", (json_int_t)d->pi, "ni", (json_int_t)d->ni, "ny",
+			  (json_int_t)d->ny, "uncharacterised", (json_int_t)d->uncharacterised);
+	if (labels == NULL)
+		return NULL;
+	return json_pack("{s:I, s:I, s:I, s:o, s:I, s:o, s:o, s:I, s:I}", "practices",
+			 (json_int_t)d->practices, "practice_instances",
+			 (json_int_t)d->practice_instances, "with_artifact",
+			 (json_int_t)d->with_artifact, "with_artifact_percent",
+			 percent_json(d->with_artifact, d->practice_instances), "with_affirmation",
+			 (json_int_t)d->with_affirmation, "with_affirmation_percent",
+			 percent_json(d->with_affirmation, d->practice_instances), "labels", labels,
+			 "open_judgements", (json_int_t)d->open_judgements, "proposed_evidence",
+			 (json_int_t)d->proposed_evidence);
+}
+
 /* An AppraisalInfo as JSON; full adds the process areas, instances and
  * members (Show and the changes), the list leaves them out. NULL when
  * memory runs out. */
@@ -53,6 +85,10 @@ static json_t *info_json(const Opra__V1__AppraisalInfo *a, bool full)
 	bad |= json_object_set_new(o, "events", json_integer(a->events));
 	bad |= json_object_set_new(o, "evidence", json_integer(a->evidence));
 	json_decref(models);
+	if (a->dashboard && !bad) {
+		json_t *d = dashboard_json(a->dashboard);
+		bad |= d == NULL || json_object_set_new(o, "dashboard", d);
+	}
 	if (full && !bad) {
 		json_t *pas = json_array(), *inst = json_array(), *mem = json_array();
 		bad |= json_object_set_new(o, "process_areas", pas);
@@ -99,6 +135,37 @@ static void put_line(FILE *f, const char *label, const char *value)
 	fputc('\n', f);
 }
 
+static void put_percent(FILE *f, int64_t part, int64_t whole)
+{
+	if (whole > 0)
+		fprintf(f, " (%.1f%%)", (double)((part * 1000 + whole / 2) / whole) / 10.0);
+}
+
+/* The dashboard block:
+ *   coverage      120 of 240 practice instances with an accepted artifact (50.0%),
+ *                 96 with an accepted affirmation (40.0%)
+ *   labels        FI 80, LI 20, PI 10, NI 5, NY 0, uncharacterised 125
+ *   judgements    2 open (practices waiting for a lead's judgement)
+ *   waiting       3 evidence items proposed, waiting for acceptance */
+static void print_dashboard(FILE *f, const Opra__V1__AppraisalDashboard *d)
+{
+	fprintf(f, "  %-14s%lld of %lld practice instances with an accepted artifact", "coverage",
+		(long long)d->with_artifact, (long long)d->practice_instances);
+	put_percent(f, d->with_artifact, d->practice_instances);
+	fprintf(f, ",\n  %-14s%lld with an accepted affirmation", "",
+		(long long)d->with_affirmation);
+	put_percent(f, d->with_affirmation, d->practice_instances);
+	fprintf(f, " (%lld practice%s evaluated)\n", (long long)d->practices,
+		d->practices == 1 ? "" : "s");
+	fprintf(f, "  %-14sFI %lld, LI %lld, PI %lld, NI %lld, NY %lld, uncharacterised %lld\n",
+		"labels", (long long)d->fi, (long long)d->li, (long long)d->pi, (long long)d->ni,
+		(long long)d->ny, (long long)d->uncharacterised);
+	fprintf(f, "  %-14s%lld open (practices waiting for a lead's judgement)\n", "judgements",
+		(long long)d->open_judgements);
+	fprintf(f, "  %-14s%lld evidence item%s proposed, waiting for acceptance\n", "waiting",
+		(long long)d->proposed_evidence, d->proposed_evidence == 1 ? "" : "s");
+}
+
 static void print_info(cli_ctx *ctx, const Opra__V1__AppraisalInfo *a)
 {
 	FILE *f = ctx->out->out;
@@ -142,6 +209,8 @@ static void print_info(cli_ctx *ctx, const Opra__V1__AppraisalInfo *a)
 	put_line(f, "evidence", buf);
 	if (a->my_role[0])
 		put_line(f, "your role", a->my_role);
+	if (a->dashboard)
+		print_dashboard(f, a->dashboard);
 
 	static const char *const pa_headers[] = {"MODEL", "PA", "TARGET", "NAME"};
 	char(*levels)[8] = opra_calloc(a->n_process_areas + 1, sizeof(*levels));

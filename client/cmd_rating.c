@@ -16,6 +16,8 @@
 
 #include <ctype.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -396,6 +398,59 @@ fail:
 	return NULL;
 }
 
+/* A list of strings from the server as a JSON array (NULL when out of
+ * memory). */
+static json_t *str_array(char **v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a != NULL && i < n; i++)
+		if (json_array_append_new(a, out_jstr(v[i], false)) != 0) {
+			json_decref(a);
+			a = NULL;
+		}
+	return a;
+}
+
+/* The goals that block a process area's next level (rating.proto
+ * BlockingGoal) as JSON: [{"goal", "rating", "reasons", "explanation",
+ * "practices": [{"id", "org_value", "reasons", "instances"}]}]. */
+static json_t *blocking_json(const Opra__V1__PaRating *pa)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a != NULL && i < pa->n_blocking; i++) {
+		const Opra__V1__BlockingGoal *b = pa->blocking[i];
+		json_t *o = json_object(), *ps = json_array(),
+		       *rs = str_array(b->reasons, b->n_reasons);
+		bool ok = o && ps && rs;
+		for (size_t k = 0; ok && k < b->n_practices; k++) {
+			const Opra__V1__BlockingPractice *bp = b->practices[k];
+			json_t *x = json_object(), *xr = str_array(bp->reasons, bp->n_reasons),
+			       *xi = str_array(bp->instances, bp->n_instances);
+			ok = x && xr && xi && add_str(x, "id", bp->id, false) &&
+			     add_str(x, "org_value", bp->org_value, false) &&
+			     take(x, "reasons", &xr) && take(x, "instances", &xi) &&
+			     json_array_append(ps, x) == 0;
+			json_decref(x);
+			json_decref(xr);
+			json_decref(xi);
+		}
+		ok = ok && add_str(o, "goal", b->id, false) &&
+		     add_str(o, "rating", b->rating, false) && take(o, "reasons", &rs) &&
+		     add_str(o, "explanation", b->explanation, true) && take(o, "practices", &ps) &&
+		     json_array_append(a, o) == 0;
+		json_decref(o);
+		json_decref(ps);
+		json_decref(rs);
+		if (!ok) {
+			json_decref(a);
+			a = NULL;
+		}
+	}
+	return a;
+}
+
 /* capability_level is a number only when the status is rated: a not-rated
  * or out-of-scope process area must never read as level 0. level_reached
  * is what is confirmed so far (null when out of scope). */
@@ -421,7 +476,11 @@ static json_t *pa_json(const Opra__V1__RatingShowReply *r, const Opra__V1__PaRat
 				out_of_scope || pa->level_reached < 0
 					? json_null()
 					: json_integer(pa->level_reached)) ||
-	    (explain && !add_str(o, "explanation", pa->explanation, true)))
+	    (explain && !add_str(o, "explanation", pa->explanation, true)) ||
+	    json_object_set_new(o, "gap", pa->gap >= 0 ? json_integer(pa->gap) : json_null()) ||
+	    json_object_set_new(o, "next_level",
+				pa->next_level > 0 ? json_integer(pa->next_level) : json_null()) ||
+	    json_object_set_new(o, "blocking", blocking_json(pa)))
 		goto fail;
 	if (json_object_set_new(o, "goals", gs) != 0) {
 		gs = NULL;
@@ -434,7 +493,7 @@ fail:
 	return NULL;
 }
 
-static json_t *show_json(const Opra__V1__RatingShowReply *r, bool explain)
+static json_t *show_json(const Opra__V1__RatingShowReply *r, bool explain, bool by_unit)
 {
 	json_t *o = json_object(), *pas = json_array();
 
@@ -454,11 +513,181 @@ static json_t *show_json(const Opra__V1__RatingShowReply *r, bool explain)
 		pas = NULL;
 		goto fail;
 	}
+	pas = NULL;
+	if (r->unit[0] && (!add_str(o, "unit", r->unit, false) ||
+			   json_object_set_new(o, "unit_instances",
+					       str_array(r->unit_instances, r->n_unit_instances))))
+		goto fail;
+	if (r->n_units > 0 || by_unit) {
+		json_t *us = json_array();
+		if (json_object_set_new(o, "units", us) != 0)
+			goto fail;
+		for (size_t i = 0; i < r->n_units; i++) {
+			const Opra__V1__UnitRating *u = r->units[i];
+			json_t *x = json_object(), *ps = json_array();
+			bool ok = x && ps;
+			for (size_t k = 0; ok && k < u->n_process_areas; k++)
+				ok = json_array_append_new(
+					     ps, pa_json(r, u->process_areas[k], false)) == 0;
+			ok = ok && add_str(x, "unit", u->unit, false) &&
+			     add_str(x, "parent", u->parent, true) &&
+			     add_str(x, "site", u->site, true) &&
+			     json_object_set_new(x, "instances",
+						 str_array(u->instances, u->n_instances)) == 0 &&
+			     take(x, "process_areas", &ps) && json_array_append(us, x) == 0;
+			json_decref(x);
+			json_decref(ps);
+			if (!ok)
+				goto fail;
+		}
+	}
 	return o;
 fail:
 	json_decref(o);
 	json_decref(pas);
 	return NULL;
+}
+
+static void put_blocking_lines(FILE *f, const Opra__V1__PaRating *pa, bool all);
+
+/* Up to this many practices per blocking goal in the human profile. */
+#define BLOCKING_LIST 4
+
+/* Under a profile line, one line per goal that blocks the next level:
+ *     CL2 blocked by GG2 unsatisfied: CTRL:GG2.GP3 pi (partial) at billing, claims */
+void put_blocking(FILE *f, const Opra__V1__PaRating *pa)
+{
+	put_blocking_lines(f, pa, true);
+}
+
+/* all: a line per blocking goal; otherwise one line in all (the goal's
+ * line when only one goal blocks, else the goals' names). */
+static void put_blocking_lines(FILE *f, const Opra__V1__PaRating *pa, bool all)
+{
+	if (!all && pa->n_blocking > 1) {
+		fprintf(f, "    CL%d blocked by %zu goals:", pa->next_level, pa->n_blocking);
+		for (size_t i = 0; i < pa->n_blocking; i++) {
+			fputc(' ', f);
+			out_put_safe(f, pa->blocking[i]->id);
+		}
+		fputs(" (--pa ", f);
+		out_put_safe(f, pa->id);
+		fputs(" lists why)\n", f);
+		return;
+	}
+	for (size_t i = 0; i < pa->n_blocking; i++) {
+		const Opra__V1__BlockingGoal *b = pa->blocking[i];
+		fprintf(f, "    CL%d blocked by ", pa->next_level);
+		out_put_safe(f, b->id);
+		fputc(' ', f);
+		out_put_safe(f, b->rating);
+		if (b->n_practices == 0 && b->n_reasons > 0) {
+			fputs(" (", f);
+			for (size_t k = 0; k < b->n_reasons; k++) {
+				fputs(k ? ", " : "", f);
+				out_put_safe(f, b->reasons[k]);
+			}
+			fputc(')', f);
+		}
+		for (size_t k = 0; k < b->n_practices && k < BLOCKING_LIST; k++) {
+			const Opra__V1__BlockingPractice *bp = b->practices[k];
+			fputs(k ? "; " : ": ", f);
+			out_put_safe(f, bp->id);
+			fputc(' ', f);
+			put_label(f, bp->org_value);
+			fputs(" (", f);
+			for (size_t r = 0; r < bp->n_reasons; r++) {
+				fputs(r ? ", " : "", f);
+				out_put_safe(f, bp->reasons[r]);
+			}
+			fputc(')', f);
+			for (size_t n = 0; n < bp->n_instances && n < BLOCKING_LIST; n++) {
+				fputs(n ? ", " : " at ", f);
+				out_put_safe(f, bp->instances[n]);
+			}
+			if (bp->n_instances > BLOCKING_LIST)
+				fprintf(f, " and %zu more", bp->n_instances - BLOCKING_LIST);
+		}
+		if (b->n_practices > BLOCKING_LIST)
+			fprintf(f, "; and %zu more", b->n_practices - BLOCKING_LIST);
+		fputc('\n', f);
+	}
+}
+
+/* A process area's level in a table cell: "CL2", "-" (not rated), "n/a"
+ * (out of scope). */
+const char *rating_level_cell(const Opra__V1__PaRating *pa, char buf[16])
+{
+	if (strcmp(pa->status, "rated") == 0) {
+		snprintf(buf, 16, "CL%d", pa->capability_level);
+		return buf;
+	}
+	return strcmp(pa->status, "out-of-scope") == 0 ? "n/a" : "-";
+}
+
+#define CELL_W 64
+
+/* The per-unit view: one row for the organisation, one per unit, one
+ * column per process area (its level; "(gap N)" below the target). */
+int rating_units_text(cli_ctx *ctx, const Opra__V1__RatingShowReply *r)
+{
+	size_t npa = r->n_process_areas, ncols = 3 + npa;
+	const char **headers = calloc(ncols, sizeof(*headers));
+	char *cells = calloc((r->n_units + 1) * (npa + 1), CELL_W);
+	out_table t;
+	int rc = 0;
+
+	if (headers == NULL || cells == NULL) {
+		free(headers);
+		free(cells);
+		return oom(ctx);
+	}
+	headers[0] = "UNIT";
+	headers[1] = "SITE";
+	headers[2] = "INSTANCES";
+	for (size_t k = 0; k < npa; k++)
+		headers[3 + k] = r->process_areas[k]->id;
+	out_table_init(&t, ncols, headers);
+	const char **row = calloc(ncols, sizeof(*row));
+	for (size_t u = 0; row != NULL && u <= r->n_units; u++) {
+		char *c = cells + u * (npa + 1) * CELL_W;
+		Opra__V1__PaRating **pas =
+			u == 0 ? r->process_areas : r->units[u - 1]->process_areas;
+		size_t n = u == 0 ? r->n_process_areas : r->units[u - 1]->n_process_areas;
+		row[0] = u == 0 ? "(organisation)" : r->units[u - 1]->unit;
+		row[1] = u == 0 ? "" : r->units[u - 1]->site;
+		snprintf(c, CELL_W, "%zu", u == 0 ? r->n_instances : r->units[u - 1]->n_instances);
+		row[2] = c;
+		for (size_t k = 0; k < npa; k++) {
+			char *cell = c + (k + 1) * CELL_W, lv[16];
+			if (k >= n) {
+				row[3 + k] = NULL;
+				continue;
+			}
+			const char *l = rating_level_cell(pas[k], lv);
+			if (pas[k]->gap > 0)
+				snprintf(cell, CELL_W, "%s (gap %d)", l, pas[k]->gap);
+			else
+				snprintf(cell, CELL_W, "%s", l);
+			row[3 + k] = cell;
+		}
+		if (out_table_add(&t, row) != OPRA_OK)
+			rc = oom(ctx);
+	}
+	if (row == NULL)
+		rc = oom(ctx);
+	if (rc == 0) {
+		fputs("\nby unit (the same rules over the instances of each unit):\n",
+		      ctx->out->out);
+		out_table_print(ctx->out, &t);
+		if (r->n_units == 0)
+			fputs("no unit holds an instance of this appraisal\n", ctx->out->out);
+	}
+	out_table_free(&t);
+	free(row);
+	free(headers);
+	free(cells);
+	return rc;
 }
 
 /* The capability profile: one line per process area,
@@ -481,6 +710,16 @@ static void show_text(FILE *f, const Opra__V1__RatingShowReply *r, bool goals, b
 	if (r->head[0])
 		fprintf(f, "; chain head %.12s", r->head);
 	fputs(")\n", f);
+	if (r->unit[0]) {
+		fputs("unit ", f);
+		out_put_safe(f, r->unit);
+		fputs(" only:", f);
+		for (size_t i = 0; i < r->n_unit_instances; i++) {
+			fputc(' ', f);
+			out_put_safe(f, r->unit_instances[i]);
+		}
+		fputc('\n', f);
+	}
 	for (size_t i = 0; i < r->n_process_areas; i++) {
 		const Opra__V1__PaRating *pa = r->process_areas[i];
 		bool rated = strcmp(pa->status, "rated") == 0;
@@ -501,7 +740,10 @@ static void show_text(FILE *f, const Opra__V1__RatingShowReply *r, bool goals, b
 			out_put_safe(f, pa->status);
 		if (!rated && !out_of_scope && pa->level_reached >= 0)
 			fprintf(f, " (CL%d confirmed so far)", pa->level_reached);
+		if (pa->gap > 0)
+			fprintf(f, "  gap %d", pa->gap);
 		fputc('\n', f);
+		put_blocking_lines(f, pa, goals);
 		if (explain && pa->explanation[0])
 			put_indented(f, "    ", pa->explanation);
 		if (!goals)
@@ -530,25 +772,33 @@ int cmd_rating_show(cli_ctx *ctx, const cli_args *args)
 	Opra__V1__RatingShowRequest req = OPRA__V1__RATING_SHOW_REQUEST__INIT;
 	Opra__V1__RatingShowReply *resp = NULL;
 	const char *pa = cli_opt(args, "--pa");
+	const char *unit = cli_opt(args, "--unit");
 	bool explain = cli_opt(args, "--explain") != NULL;
+	bool by_unit = cli_opt(args, "--by-unit") != NULL;
 	int code;
 
 	if (args->argv[0][0] == '\0')
 		return cli_usage(ctx, "APPRAISAL must not be empty");
 	if (pa != NULL && pa[0] == '\0')
 		return cli_usage(ctx, "--pa needs a process area, e.g. SC or cert-rmm-1.2/SC");
+	if (unit != NULL && unit[0] == '\0')
+		return cli_usage(ctx, "--unit needs a unit name (opra unit list shows them)");
 	req.appraisal = args->argv[0];
 	req.process_area = (char *)(pa ? pa : "");
+	req.unit = (char *)(unit ? unit : "");
+	req.by_unit = by_unit;
 	req.explain = explain;
 	req.compact = true; /* a tenth of the reply for a full appraisal */
 	if ((code = cli_call(ctx, M_SHOW, &req.base, &opra__v1__rating_show_reply__descriptor,
 			     &resp, NULL)) != 0)
 		return code;
 	if (ctx->out->json) {
-		json_t *doc = show_json(resp, explain);
+		json_t *doc = show_json(resp, explain, by_unit);
 		code = doc ? cli_emit_json(ctx, doc) : oom(ctx);
 	} else {
 		show_text(ctx->out->out, resp, pa != NULL || explain, explain);
+		if (by_unit)
+			code = rating_units_text(ctx, resp);
 	}
 	protobuf_c_message_free_unpacked(&resp->base, NULL);
 	return code;

@@ -287,6 +287,67 @@ static const cli_optspec weakness_add_opts[] = {
 static const cli_optspec rating_show_opts[] = {
 	{"--pa", 0, "PA", "only this process area (PA or MODEL/PA)", false, NULL},
 	{"--explain", 0, NULL, "say in words what decided each goal and level", false, NULL},
+	{"--unit", 0, "UNIT", "rate only the instances that belong to UNIT", false, NULL},
+	{"--by-unit", 0, NULL, "add each unit's result next to the organisation's", false, NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+static const char *const report_formats[] = {"html", "json", "csv", "oscal", NULL};
+
+static const cli_optspec report_opts[] = {
+	{"--format", 0, "FORMAT", "html, json, csv or oscal (required)", true, report_formats},
+	{"--output", 'o', "PATH", "write to PATH (atomically) instead of stdout", false, NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+/* ---- improvement plan (issue 8; client/cmd_plan.c) ---- */
+
+static const char *const plan_statuses[] = {"planned", "in-progress", "done", "dropped", NULL};
+
+static const cli_optspec plan_add_opts[] = {
+	{"--title", 0, "TEXT", "what the action does (required)", true, NULL},
+	{"--goal", 0, "G", "a goal it works on, e.g. SC:SG2 (repeatable)", false, NULL},
+	{"--practice", 0, "P", "a practice it works on, e.g. SC:SG1.SP2 (repeatable)", false,
+	 NULL},
+	{"--owner", 0, "TEXT", "who is responsible (free text)", false, NULL},
+	{"--due", 0, "DATE", "due date, YYYY-MM-DD", false, NULL},
+	{"--status", 0, "STATUS", "planned (default), in-progress, done or dropped", false,
+	 plan_statuses},
+	{"--estimated-cost", 0, "AMOUNT", "estimated cost, e.g. 12500 or 12500.50", false, NULL},
+	{"--actual-cost", 0, "AMOUNT", "what it has cost so far", false, NULL},
+	{"--currency", 0, "CODE", "ISO 4217 code (default: the plan's, USD for a new plan)", false,
+	 NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+static const cli_optspec plan_update_opts[] = {
+	{"--title", 0, "TEXT", "new title", false, NULL},
+	{"--goal", 0, "G", "replace the goals and practices (repeatable)", false, NULL},
+	{"--practice", 0, "P", "replace the goals and practices (repeatable)", false, NULL},
+	{"--owner", 0, "TEXT", "new owner (\"\" clears it)", false, NULL},
+	{"--due", 0, "DATE", "new due date, YYYY-MM-DD (\"\" clears it)", false, NULL},
+	{"--status", 0, "STATUS", "planned, in-progress, done or dropped", false, plan_statuses},
+	{"--estimated-cost", 0, "AMOUNT", "new estimated cost", false, NULL},
+	{"--actual-cost", 0, "AMOUNT", "new actual cost", false, NULL},
+	{"--expect-version", 0, "N", "refuse (exit 5) unless it is at version N", false, NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+static const cli_optspec plan_list_opts[] = {
+	{"--status", 0, "STATUS", "only actions with this status", false, plan_statuses},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+static const cli_optspec plan_show_opts[] = {
+	{"--since", 0, "EARLIER", "the earlier appraisal whose plan paid for the change", false,
+	 NULL},
+	{NULL, 0, NULL, NULL, false, NULL},
+};
+
+static const char *const compare_by[] = {"pa", "unit", NULL};
+
+static const cli_optspec compare_opts[] = {
+	{"--by", 0, "pa|unit", "rows per process area (default) or per unit", false, compare_by},
 	{NULL, 0, NULL, NULL, false, NULL},
 };
 
@@ -836,6 +897,17 @@ const cli_command cli_commands[] = {
 	 "the number of evidence items. Members with role lead, appraiser or viewer\n"
 	 "may read it, and admin and program-office users.\n"
 	 "\n"
+	 "It ends with a dashboard over the practice instances the rating\n"
+	 "evaluates (the practices of the specific goals and of GG1 up to\n"
+	 "max(target, 1) of each process area, at every instance): coverage by\n"
+	 "accepted artifacts and affirmations, counts by label, open judgements\n"
+	 "(practices needing a lead's judgement without one) and evidence still\n"
+	 "proposed. With --json under \"dashboard\": {\"practices\",\n"
+	 "\"practice_instances\", \"with_artifact\", \"with_artifact_percent\",\n"
+	 "\"with_affirmation\", \"with_affirmation_percent\", \"labels\": {\"fi\",\n"
+	 "\"li\", \"pi\", \"ni\", \"ny\", \"uncharacterised\"}, \"open_judgements\",\n"
+	 "\"proposed_evidence\"} (percentages null when there is nothing to count).\n"
+	 "\n"
 	 "With --json: {\"id\", \"name\", \"description\", \"models\": [...],\n"
 	 "\"process_areas\": [{\"id\", \"model\", \"name\", \"target_level\"}],\n"
 	 "\"target_level\", \"affirmation_coverage\", \"instances\": [{\"name\",\n"
@@ -1085,7 +1157,8 @@ const cli_command cli_commands[] = {
 	 "when the practice is not in scope.",
 	 judge_opts, 1, 1, CLI_NEEDS_TOKEN},
 
-	{"rating", "show", cmd_rating_show, "opra rating show APPRAISAL [--pa PA] [--explain]",
+	{"rating", "show", cmd_rating_show,
+	 "opra rating show APPRAISAL [--pa PA] [--explain] [--unit UNIT] [--by-unit]",
 	 "Capability levels, goal ratings and practice labels",
 	 "Computes the ratings from the stored labels, evidence, weaknesses and\n"
 	 "judgements (never a stale copy) and prints the capability profile, one\n"
@@ -1111,6 +1184,22 @@ const cli_command cli_commands[] = {
 	 "status is rated; it is null when not-rated (level_reached holds the\n"
 	 "level confirmed so far) or out-of-scope, so neither reads as level 0.\n"
 	 "\n"
+	 "Each process area also has \"gap\" (levels missing to the target, 0 when\n"
+	 "met, null unless rated), \"next_level\" (null when the target is reached)\n"
+	 "and \"blocking\": [{\"goal\", \"rating\", \"reasons\", \"explanation\",\n"
+	 "\"practices\": [{\"id\", \"org_value\", \"reasons\", \"instances\"}]}]: the\n"
+	 "goals of next_level that are not satisfied and the practices (and\n"
+	 "instances) that made them so. The profile shows 'gap N' and a 'CLn blocked\n"
+	 "by' line (every goal with --pa or --explain).\n"
+	 "\n"
+	 "--unit UNIT rates only the instances that belong to UNIT (a service to its\n"
+	 "owning unit and that unit's ancestors, a unit instance to itself and its\n"
+	 "ancestors); JSON adds \"unit\" and \"unit_instances\". --by-unit adds a\n"
+	 "table of the organisation's and every unit's levels; JSON adds \"units\":\n"
+	 "[{\"unit\", \"parent\", \"site\", \"instances\", \"process_areas\"}] (goals\n"
+	 "without practices). Exit 3 for an unknown unit, 6 for a unit that holds\n"
+	 "none of the appraisal's instances.\n"
+	 "\n"
 	 "Members (lead, appraiser, viewer), admin and program-office may read it.\n"
 	 "Exit 3 when there is no such appraisal or process area, 4 when you may\n"
 	 "not see it.",
@@ -1119,19 +1208,188 @@ const cli_command cli_commands[] = {
 	/* ---- program office (issue 8) ---- */
 
 	{"compare", NULL, cmd_compare, "opra compare APPRAISAL... [--by pa|unit]",
-	 "Compare capability profiles", "Not written yet.", NULL, 1, -1, CLI_NEEDS_TOKEN},
+	 "Capability levels of appraisals side by side, against their targets",
+	 "Rates each appraisal as 'opra rating show' does (at most 16) and lines\n"
+	 "them up (docs/compare.md).\n"
+	 "\n"
+	 "--by pa (the default): one row per process area, one column per\n"
+	 "appraisal holding level/target (difference to target), e.g. 'CL1/2 (-1)';\n"
+	 "'-/1' is not rated, 'n/a' out of scope, '(absent)' not in that appraisal.\n"
+	 "Rows match the same model and process area; across models a process\n"
+	 "area mapped through the crosswalk is compared and marked 'X~' ('X~?' when\n"
+	 "the mapping is unconfirmed); what has no counterpart is listed as not\n"
+	 "compared. With two appraisals a CHANGE column gives the level change and\n"
+	 "the goals whose rating changed are listed (a goal above the target reads\n"
+	 "as above-target).\n"
+	 "\n"
+	 "--by unit: per appraisal, the organisation's levels and each unit's (the\n"
+	 "same rules over the instances that belong to the unit: a service to its\n"
+	 "owning unit and that unit's ancestors), and the units below the\n"
+	 "organisation.\n"
+	 "\n"
+	 "An appraisal with nothing rated, or appraisals that share no process\n"
+	 "area, are said so (stderr too with --json or --quiet); the exit is 0.\n"
+	 "\n"
+	 "With --json --by pa: {\"by\": \"pa\", \"appraisals\": [{\"appraisal\",\n"
+	 "\"sealed\", \"instances\", \"process_areas\", \"rated\"}], \"process_areas\":\n"
+	 "[{\"id\", \"model\", \"name\", \"compared\", \"level_change\", \"appraisals\":\n"
+	 "[{\"appraisal\", \"match\": \"same|crosswalk|none\", \"id\", \"model\",\n"
+	 "\"status\": \"rated|not-rated|out-of-scope|absent\", \"capability_level\",\n"
+	 "\"level_reached\", \"target_level\", \"difference\", \"gap\", \"next_level\",\n"
+	 "\"blocking\": [{\"goal\", \"rating\", \"practices\"}], \"confirmed\"}]}],\n"
+	 "\"not_compared\": [{\"id\", \"model\", \"missing_in\", \"message\"}],\n"
+	 "\"notes\": [...], and with two appraisals \"goal_changes\":\n"
+	 "[{\"process_area\", \"model\", \"goal\", \"from\", \"to\"}] and \"same_scope\"}.\n"
+	 "With --json --by unit: {\"by\": \"unit\", \"appraisals\": [{\"appraisal\", ...,\n"
+	 "\"organisation\": [process areas as above], \"units\": [{\"unit\", \"parent\",\n"
+	 "\"site\", \"instances\", \"below_organisation\", \"process_areas\": [... with\n"
+	 "\"below_organisation\"]}], \"below_organisation\": [unit names]}], \"notes\"}.\n"
+	 "difference is level - target (null unless rated); gap is how many levels\n"
+	 "are missing to the target (0 when met; null unless rated).\n"
+	 "\n"
+	 "Members of every appraisal named, admin and program-office may compare.\n"
+	 "Exit 3 when an appraisal does not exist, 4 when you may not see one.",
+	 compare_opts, 1, -1, CLI_NEEDS_TOKEN},
 
-	{"plan", "add", cmd_plan_add, "opra plan add ...", "Add an improvement action",
-	 "Not written yet.", NULL, 0, -1, CLI_NEEDS_TOKEN},
-	{"plan", "list", cmd_plan_list, "opra plan list ...", "List improvement actions",
-	 "Not written yet.", NULL, 0, -1, CLI_NEEDS_TOKEN},
-	{"plan", "update", cmd_plan_update, "opra plan update ...", "Update an improvement action",
-	 "Not written yet.", NULL, 0, -1, CLI_NEEDS_TOKEN},
-	{"plan", "show", cmd_plan_show, "opra plan show ...", "What the spending bought",
-	 "Not written yet.", NULL, 0, -1, CLI_NEEDS_TOKEN},
+	{"plan", "add", cmd_plan_add,
+	 "opra plan add APPRAISAL --title TEXT (--goal G | --practice P)... [--owner TEXT] "
+	 "[--due YYYY-MM-DD] [--status STATUS] [--estimated-cost AMOUNT] [--actual-cost AMOUNT] "
+	 "[--currency CODE]",
+	 "Add an improvement action on blocking goals or practices",
+	 "Adds an action to the appraisal's improvement plan: what will be done\n"
+	 "(--title), for which goals (PA:GOAL, e.g. SC:SG2 or SC:GG2) and\n"
+	 "practices (e.g. SC:SG1.SP2) of the appraisal's scope (at least one;\n"
+	 "MODEL/... when the id exists in two of its models), who owns it (free\n"
+	 "text: a person, team or user name), when it is due, its status\n"
+	 "(planned, in-progress, done, dropped) and its estimated and actual\n"
+	 "cost. Actions are numbered 1, 2, ... per appraisal.\n"
+	 "\n"
+	 "Amounts are decimals with at most two places (12500, 12500.50), kept\n"
+	 "exactly as hundredths. A plan has one currency (ISO 4217, e.g. EUR):\n"
+	 "the first action sets it (--currency, default USD), later actions must\n"
+	 "use it.\n"
+	 "\n"
+	 "Plans are made after an appraisal is finalised: plan changes work on a\n"
+	 "sealed appraisal and leave its seal and hash chain untouched; each is\n"
+	 "recorded in the non-chained audit log (object plan:APPRAISAL#N, with\n"
+	 "the action before and after). See docs/plan.md.\n"
+	 "\n"
+	 "  $ opra plan add ovig-2025 --title \"Write the incident runbook\" \\\n"
+	 "        --goal IMC:SG2 --owner \"ops team\" --due 2026-06-30 \\\n"
+	 "        --estimated-cost 12500 --currency EUR\n"
+	 "\n"
+	 "The appraisal's lead, admin and program-office may add. With --json:\n"
+	 "{\"appraisal\", \"number\", \"title\", \"owner\", \"due\", \"status\",\n"
+	 "\"currency\", \"estimated_cost\" (\"12500.00\"), \"estimated_cost_minor\"\n"
+	 "(1250000), \"actual_cost\", \"actual_cost_minor\", \"targets\": [{\"kind\":\n"
+	 "\"goal|practice\", \"id\", \"model\", \"process_area\"}], \"version\",\n"
+	 "\"created_by\", \"created_at\", \"updated_by\", \"updated_at\",\n"
+	 "\"result\": \"added\"}; --quiet prints the number. Exit 2 for a bad\n"
+	 "amount or missing goal, 3 when the appraisal, goal or practice does not\n"
+	 "exist, 4 when you may not plan, 6 for a bad date or text, a goal out of\n"
+	 "scope or another currency.",
+	 plan_add_opts, 1, 1, CLI_NEEDS_TOKEN},
+	{"plan", "list", cmd_plan_list, "opra plan list APPRAISAL [--status STATUS]",
+	 "List the actions of an appraisal's improvement plan",
+	 "Lists the plan's actions (#, STATUS, DUE, OWNER, ESTIMATED, ACTUAL, FOR,\n"
+	 "TITLE) and the totals.\n"
+	 "\n"
+	 "With --json: {\"appraisal\", \"sealed\", \"currency\", \"estimated_cost\",\n"
+	 "\"actual_cost\", \"actions\": [...]} where each action is as opra plan\n"
+	 "add --json prints it (without \"result\").\n"
+	 "\n"
+	 "Members (lead, appraiser, viewer), admin and program-office may read\n"
+	 "it. Exit 3 when there is no such appraisal, 4 when you may not see it.",
+	 plan_list_opts, 1, 1, CLI_NEEDS_TOKEN},
+	{"plan", "update", cmd_plan_update,
+	 "opra plan update APPRAISAL N [--title TEXT] [--owner TEXT] [--due DATE] "
+	 "[--status STATUS] [--estimated-cost AMOUNT] [--actual-cost AMOUNT] "
+	 "[(--goal G | --practice P)...] [--expect-version N]",
+	 "Change an improvement action (status, cost, owner, ...)",
+	 "Changes action N of the appraisal's plan: only the fields given change;\n"
+	 "--goal/--practice replace all its goals and practices. Every change\n"
+	 "adds one to the action's version; a call that changes nothing keeps\n"
+	 "it (result \"unchanged\"). With --expect-version N the change applies\n"
+	 "only if the action is still at version N; otherwise nothing changes\n"
+	 "and the exit code is 5, with the current version in the message (and\n"
+	 "under error.details.current_version with --json).\n"
+	 "\n"
+	 "  $ opra plan update ovig-2025 1 --status done --actual-cost 11800 \\\n"
+	 "        --expect-version 1\n"
+	 "\n"
+	 "Works on sealed appraisals (see opra plan add). The appraisal's lead,\n"
+	 "admin and program-office may update. With --json: the action as opra\n"
+	 "plan add prints it, with \"result\": \"changed|unchanged\". Exit 2 for\n"
+	 "bad flags, 3 when there is no such appraisal or action, 4 when you may\n"
+	 "not plan, 5 for a stale --expect-version, 6 for invalid values.",
+	 plan_update_opts, 2, 2, CLI_NEEDS_TOKEN},
+	{"plan", "show", cmd_plan_show, "opra plan show APPRAISAL [--since EARLIER]",
+	 "What the plan's spending bought: levels before and after, cost per level",
+	 "Relates the spending of a plan to capability levels, per process area.\n"
+	 "With --since EARLIER it shows the plan of EARLIER (the actions taken\n"
+	 "after that appraisal) beside each process area's capability level in\n"
+	 "EARLIER (before) and in APPRAISAL (after), the change, the actions\n"
+	 "tied to the area with their estimated and actual cost, and the actual\n"
+	 "cost per level gained; then the totals (each action counted once) and\n"
+	 "the total actual cost per level gained. Without --since it shows\n"
+	 "APPRAISAL's own plan beside its current levels and targets. Levels\n"
+	 "come from the rating (as opra rating show computes them); a process\n"
+	 "area that is not rated has no level and no change. An action tied to\n"
+	 "several process areas counts in full under each of them.\n"
+	 "\n"
+	 "  $ opra plan show ovig-2026 --since ovig-2025\n"
+	 "\n"
+	 "With --json: {\"appraisal\", \"since\", \"plan_of\", \"currency\",\n"
+	 "\"process_areas\": [{\"id\", \"model\", \"level_before\", \"level_after\",\n"
+	 "\"status_before\", \"status_after\", \"change\", \"target_level\",\n"
+	 "\"actions\": [N...], \"estimated_cost\", \"actual_cost\",\n"
+	 "\"cost_per_level\"}], \"actions\": [...as opra plan list],\n"
+	 "\"totals\": {\"actions\", \"done\", \"estimated_cost\", \"actual_cost\",\n"
+	 "\"levels_gained\", \"levels_lost\", \"cost_per_level\"}}. Amounts are\n"
+	 "decimal strings (\"12500.00\"); levels are null when not rated (or\n"
+	 "without --since for level_before), cost_per_level null when no level\n"
+	 "was gained. Exit 3 when an appraisal does not exist, 4 when you may not\n"
+	 "see one of them.",
+	 plan_show_opts, 1, 1, CLI_NEEDS_TOKEN},
 
 	{"report", NULL, cmd_report, "opra report APPRAISAL --format html|json|csv|oscal [-o PATH]",
-	 "Publish an appraisal report", "Not written yet.", NULL, 1, 1, CLI_NEEDS_TOKEN},
+	 "Publish an appraisal: html, csv, json or OSCAL assessment results",
+	 "Builds the appraisal's report on this machine from what the server\n"
+	 "answers, all read at one event-chain head (when the appraisal changes\n"
+	 "meanwhile, it reads again; after 4 tries it exits 5):\n"
+	 "\n"
+	 "  html   one self-contained file (no scripts, no external assets) that\n"
+	 "         prints well: the capability profile as an SVG bar chart (level\n"
+	 "         0-3 per process area against its target; not rated and out of\n"
+	 "         scope are drawn apart from 0), goals and practices, judgements,\n"
+	 "         weaknesses, the evidence index with SHA-256, chain head and seal\n"
+	 "  csv    one row per (process area, goal, practice, instance), RFC 4180,\n"
+	 "         header row; text a spreadsheet would run as a formula (starting\n"
+	 "         with = + - @) gets a leading '\n"
+	 "  json   the complete rating document (as 'opra rating show --json\n"
+	 "         --explain') plus \"report\", \"appraisal_info\", \"seal\",\n"
+	 "         \"chain\", \"weaknesses\", \"judgements\" and \"evidence\"\n"
+	 "  oscal  OSCAL 1.1.3 assessment results: evidence as observations (with\n"
+	 "         SHA-256), goal ratings as findings, the scope as reviewed\n"
+	 "         controls and subjects; UUIDs are stable across exports\n"
+	 "\n"
+	 "  $ opra report ovig-2026 --format html -o ovig-2026.html\n"
+	 "  wrote the html report of ovig-2026 to ovig-2026.html (...)\n"
+	 "\n"
+	 "Without -o (or with -o -) the report goes to stdout. With -o it is\n"
+	 "written to a temporary file beside PATH and renamed at the end: a\n"
+	 "failure leaves no partial file and keeps an earlier PATH as it was.\n"
+	 "With --json and -o, stdout gets {\"appraisal\", \"format\", \"path\",\n"
+	 "\"bytes\", \"process_areas\", \"evidence\", \"weaknesses\", \"judgements\",\n"
+	 "\"head\", \"events\", \"sealed\", \"generated_at\"}; with --json and no -o\n"
+	 "only json and oscal may go to stdout (they are the one document).\n"
+	 "docs/reports.md describes every field and column.\n"
+	 "\n"
+	 "Members (lead, appraiser, viewer), admin and program-office may publish\n"
+	 "it. Exit 2 for a bad format or -o that is a directory, 3 when there is no\n"
+	 "such appraisal or the directory of PATH does not exist, 4 when you may\n"
+	 "not see the appraisal, 1 when PATH cannot be written.",
+	 report_opts, 1, 1, CLI_NEEDS_TOKEN},
 
 	{"sync", NULL, cmd_sync, "opra sync", "Deliver the offline spool",
 	 "Delivers the spooled operations ($XDG_STATE_HOME/opra/spool, default\n"

@@ -20,6 +20,10 @@ REQUIRED=(
 	libnng-dev libpq-dev libcmocka-dev libsodium-dev libssl-dev libjansson-dev libyaml-dev
 	postgresql
 	python3
+	# opra report's e2e test: the html report rendered in headless Chromium
+	# (PNG checked with PIL), the OSCAL report validated against the NIST
+	# schema (jsonschema; regex for the schema's \p{L} patterns).
+	chromium python3-jsonschema python3-regex python3-pil
 )
 # libFuzzer builds (-DOPRA_FUZZ=ON). The default build does not need them.
 OPTIONAL=(clang libclang-rt-14-dev)

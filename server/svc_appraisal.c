@@ -15,6 +15,7 @@
 #include "opra_buf.h"
 #include "opra_err.h"
 #include "opra_text.h"
+#include "rating.h"
 
 #include "opra/v1/appraisal.pb-c.h"
 
@@ -778,14 +779,103 @@ done:
 	return rc;
 }
 
+/* The dashboard numbers (docs/appraisals.md "Dashboard"). The practices
+ * counted are those the rating evaluates (svc_rating.c): every practice of
+ * the specific goals, and of the generic goals GG1..GGn up to max(target,
+ * 1), of each process area in scope; each is counted on every instance.
+ * Labels and accepted evidence come from rating_cells (sql/010), judgements
+ * from their table; whether a practice needs a judgement is the engine's
+ * own aggregation rule (rating_aggregate), never a copy of it. */
+static int dashboard_load(call *c, long long id, Opra__V1__AppraisalDashboard *d)
+{
+	PGresult *r = NULL;
+	char aid[32];
+	int rc;
+
+	id_text(aid, id);
+	const char *p[1] = {aid};
+	if ((rc = db_exec(
+		     &r, c->db, 1,
+		     "WITH prac AS (SELECT p.id FROM appraisal_pas ap "
+		     "JOIN appraisals a ON a.id = ap.appraisal_id "
+		     "JOIN goals g ON g.pa_id = ap.pa_id JOIN practices p ON p.goal_id = g.id "
+		     "WHERE ap.appraisal_id = $1::bigint AND (NOT g.generic OR "
+		     "CASE WHEN g.code ~* '^GG[1-3]$' THEN substr(g.code, 3)::integer <= "
+		     "greatest(coalesce(ap.target_level, a.target_level), 1) ELSE false END)), "
+		     "inst AS (SELECT id FROM appraisal_instances WHERE appraisal_id = $1::bigint) "
+		     "SELECT pr.id, "
+		     "count(*) FILTER (WHERE c.value IS NULL), "
+		     "count(*) FILTER (WHERE c.value = 'fi'), "
+		     "count(*) FILTER (WHERE c.value = 'li'), "
+		     "count(*) FILTER (WHERE c.value = 'pi'), "
+		     "count(*) FILTER (WHERE c.value = 'ni'), "
+		     "count(*) FILTER (WHERE c.value = 'ny'), "
+		     "count(*) FILTER (WHERE c.artifacts > 0), "
+		     "count(*) FILTER (WHERE c.affirmations > 0), "
+		     "coalesce(min(j.value), ''), coalesce(bool_or(j.rationale <> ''), false), "
+		     "count(i.id) "
+		     "FROM prac pr LEFT JOIN inst i ON true "
+		     "LEFT JOIN rating_cells c ON c.appraisal_id = $1::bigint "
+		     "AND c.practice_id = pr.id AND c.instance_id = i.id "
+		     "LEFT JOIN judgements j ON j.appraisal_id = $1::bigint "
+		     "AND j.practice_id = pr.id GROUP BY pr.id",
+		     1, p)) != OPRA_OK)
+		return rc;
+	int n = PQntuples(r);
+	d->practices = n;
+	for (int i = 0; i < n; i++) {
+		uint32_t count[RATING_LABELS];
+		long long instances = db_to_ll(PQgetvalue(r, i, 11));
+		if (instances == 0)
+			continue; /* a LEFT JOIN row with no instance: nothing to count */
+		for (int v = RATING_NONE; v <= RATING_NY; v++)
+			count[v] = (uint32_t)db_to_ll(PQgetvalue(r, i, 1 + v));
+		d->practice_instances += instances;
+		d->uncharacterised += count[RATING_NONE];
+		d->fi += count[RATING_FI];
+		d->li += count[RATING_LI];
+		d->pi += count[RATING_PI];
+		d->ni += count[RATING_NI];
+		d->ny += count[RATING_NY];
+		d->with_artifact += db_to_ll(PQgetvalue(r, i, 7));
+		d->with_affirmation += db_to_ll(PQgetvalue(r, i, 8));
+		int j = rating_value_parse(PQgetvalue(r, i, 9));
+		rating_value jv = j >= RATING_FI && j <= RATING_NI ? (rating_value)j : RATING_NONE;
+		if (rating_aggregate(count, jv, PQgetvalue(r, i, 10)[0] == 't', NULL, NULL) ==
+		    RATING_NEEDS_JUDGEMENT)
+			d->open_judgements++;
+	}
+	PQclear(r);
+	r = NULL;
+	if ((rc = db_exec(&r, c->db, 1,
+			  "SELECT count(*) FROM evidence WHERE appraisal_id = $1::bigint AND "
+			  "status = 'proposed'",
+			  1, p)) != OPRA_OK)
+		return rc;
+	d->proposed_evidence = db_to_ll(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return OPRA_OK;
+}
+
 static int appraisal_show(call *c, const ProtobufCMessage *in)
 {
 	const Opra__V1__AppraisalRef *r = (const Opra__V1__AppraisalRef *)in;
+	Opra__V1__AppraisalDashboard dash = OPRA__V1__APPRAISAL_DASHBOARD__INIT;
 	appraisal_ref a;
+	appr_view v;
 	int rc = appraisal_open(c, r->appraisal, MEMBERS_READ, APPR_STAFF_READS, &a);
 	if (rc != OPRA_OK)
 		return rc;
-	return reply_appraisal(c, a.id, "");
+	if ((rc = view_load(&v, c, a.id)) == OPRA_OK &&
+	    (rc = dashboard_load(c, a.id, &dash)) == OPRA_OK) {
+		Opra__V1__AppraisalReply reply = OPRA__V1__APPRAISAL_REPLY__INIT;
+		v.info.dashboard = &dash;
+		reply.appraisal = &v.info;
+		reply.result = (char *)"";
+		rc = call_reply(c, &reply.base);
+	}
+	view_free(&v);
+	return rc;
 }
 
 /* ---- ScopeAdd ---- */

@@ -2,7 +2,11 @@
  * characterisations with optimistic concurrency, weaknesses, a lead's
  * judgements, evidence reused for mapped practices (Candidates, Link), and
  * Show, which loads one appraisal's facts with a few set-based queries into
- * the rating engine's arrays (common/rating.h) and rates it on every read.
+ * the rating engine's arrays (common/rating.h) and rates it on every read,
+ * with each process area's gap to target and the goals and practices that
+ * block its next level (from the engine's own reasons), optionally for the
+ * instances of one unit only, or for every unit next to the organisation
+ * (docs/rating.md "Gaps and blocking goals", "Rating by unit").
  *
  * Every change locks the appraisal row first (appraisal_open APPR_LOCK, the
  * lock append_event takes anyway), so the version check of Characterize and
@@ -27,6 +31,7 @@
 #define RATING_TEXT_MAX	     4096 /* weakness text and judgement rationale */
 #define EVIDENCE_ID_DIGITS   19
 #define RATING_PA_FILTER_MAX (PRACTICE_ID_MAX)
+#define RATING_UNIT_NAME_MAX 128 /* units.name */
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
@@ -35,7 +40,8 @@
  * affirmations counted there (the evidence submitted there plus the evidence
  * linked there), kept exact by triggers in the same transaction as every
  * change to characterisations, evidence or evidence_links
- * (sql/010_rating_cells.sql). Show reads the cells from it alone. */
+ * (sql/010_rating_cells.sql). Show reads the cells from it alone, as one
+ * packed bigint per cell (column cell, sql/013_rating_cells_packed.sql). */
 
 static int oom(void)
 {
@@ -192,10 +198,9 @@ static uint32_t id_lookup_find(const id_lookup *l, long long id)
 	return l->at[id - l->lo];
 }
 
-/* Q_PAS..Q_META run in one pipeline; Q_CELLS follows in the same
- * transaction with binary results (Q_PIPELINED queries before it). */
-enum { Q_PAS, Q_PRACTICES, Q_INSTANCES, Q_WEAKNESSES, Q_META, Q_CELLS, Q_N };
-#define Q_PIPELINED Q_CELLS
+/* The queries of facts_load, in one pipeline; Q_CELLS with binary
+ * results. */
+enum { Q_PAS, Q_PRACTICES, Q_INSTANCES, Q_WEAKNESSES, Q_META, Q_JUDGEMENTS, Q_CELLS, Q_N };
 
 typedef struct {
 	PGresult *r[Q_N];
@@ -205,7 +210,7 @@ typedef struct {
 	rating_practice *practices;
 	long long *practice_ids;
 	int *practice_row; /* row of the practice in r[Q_PRACTICES] */
-	id_index *practice_map, *instance_map;
+	id_index *practice_map, *instance_map, *pa_map;
 	id_lookup practice_at, instance_at;
 	const char **instances;
 	rating_cell *cells;
@@ -228,6 +233,7 @@ static void facts_free(facts *f)
 	opra_free(f->practice_row);
 	opra_free(f->practice_map);
 	opra_free(f->instance_map);
+	opra_free(f->pa_map);
 	opra_free(f->practice_at.at);
 	opra_free(f->instance_at.at);
 	opra_free(f->instances);
@@ -250,27 +256,33 @@ static const char *const facts_sql[Q_N] = {
 	"LEFT JOIN appraisal_pas ap ON ap.appraisal_id = a.id AND ap.pa_id = pa.id "
 	"WHERE a.id = $1::bigint AND CASE WHEN $2 = '' THEN ap.pa_id IS NOT NULL "
 	"ELSE pa.id = nullif($2, '')::bigint END ORDER BY m.key, pa.ord, pa.id",
-	/* Q_PRACTICES: goals and practices of those PAs that are in scope, with
-	 * any judgement */
-	"SELECT g.pa_id, g.id, g.code, g.generic, p.id, p.full_id, coalesce(j.value, ''), "
-	"coalesce(j.rationale <> '', false) "
+	/* Q_PRACTICES: goals and practices of those PAs that are in scope,
+	 * grouped by PA in id order (integers sort fast; the PAs' own order is
+	 * Q_PAS's) (judgements come in Q_JUDGEMENTS: a join here probed the judgements
+	 * index once per practice, about a tenth of Show's time) */
+	"SELECT g.pa_id, g.id, g.code, g.generic, p.id, p.full_id "
 	"FROM appraisal_pas ap JOIN process_areas pa ON pa.id = ap.pa_id "
-	"JOIN models m ON m.id = pa.model_id JOIN goals g ON g.pa_id = pa.id "
-	"LEFT JOIN practices p ON p.goal_id = g.id "
-	"LEFT JOIN judgements j ON j.appraisal_id = ap.appraisal_id AND j.practice_id = p.id "
+	"JOIN goals g ON g.pa_id = pa.id LEFT JOIN practices p ON p.goal_id = g.id "
 	"WHERE ap.appraisal_id = $1::bigint AND ($2 = '' OR pa.id = nullif($2, '')::bigint) "
-	"ORDER BY m.key, pa.ord, pa.id, g.ord, g.id, p.ord, p.id",
+	"ORDER BY pa.id, g.ord, g.id, p.ord, p.id",
 	/* Q_INSTANCES */
 	"SELECT id, name FROM appraisal_instances WHERE appraisal_id = $1::bigint ORDER BY name",
-	/* Q_WEAKNESSES */
-	"SELECT id, practice_id, instance_id, significant, text FROM weaknesses "
-	"WHERE appraisal_id = $1::bigint ORDER BY id",
+	/* Q_WEAKNESSES: the text only of significant ones, the only ones the
+	 * explanations quote (rating_explain.c) */
+	"SELECT id, practice_id, instance_id, significant, CASE WHEN significant THEN text "
+	"ELSE '' END FROM weaknesses WHERE appraisal_id = $1::bigint ORDER BY id",
 	/* Q_META */
 	"SELECT encode(head, 'hex'), events FROM appraisals WHERE id = $1::bigint",
-	/* Q_CELLS: one row per cell, binary (cells_binary_ok checks the
-	 * columns' lengths) */
-	"SELECT practice_id, instance_id, value, version, artifacts, affirmations "
-	"FROM rating_cells WHERE appraisal_id = $1::bigint",
+	/* Q_JUDGEMENTS */
+	"SELECT practice_id, value, rationale <> '' FROM judgements WHERE appraisal_id = "
+	"$1::bigint",
+	/* Q_CELLS: every cell as 24 bytes (practice id, instance id and the
+	 * cell's facts packed by PostgreSQL, sql/013: three big-endian int8) in
+	 * ONE binary value: a row per cell cost PostgreSQL and libpq more per
+	 * row than the aggregate costs (docs/rating.md, "Issue 8"). NULL when
+	 * the appraisal has no cells. */
+	"SELECT string_agg(int8send(practice_id) || int8send(instance_id) || int8send(cell), "
+	"''::bytea) FROM rating_cells WHERE appraisal_id = $1::bigint",
 };
 
 static uint32_t be32(const char *p)
@@ -284,18 +296,7 @@ static long long be64(const char *p)
 	return (long long)((uint64_t)be32(p) << 32 | be32(p + 4));
 }
 
-static uint16_t clamp_count(int32_t n)
-{
-	return (uint16_t)(n < 0 ? 0 : n > UINT16_MAX ? UINT16_MAX : n);
-}
-
-/* The binary row i of Q_CELLS has the lengths of bigint, bigint, text or
- * NULL, integer, integer, integer. */
-static int cells_binary_ok(const PGresult *r, int i)
-{
-	return PQgetlength(r, i, 0) == 8 && PQgetlength(r, i, 1) == 8 &&
-	       PQgetlength(r, i, 3) == 4 && PQgetlength(r, i, 4) == 4 && PQgetlength(r, i, 5) == 4;
-}
+#define CELL_BYTES 24 /* one cell in Q_CELLS */
 
 /* Turns the query results into the engine's input. */
 static int facts_build(facts *f, const appraisal_ref *a)
@@ -319,7 +320,14 @@ static int facts_build(facts *f, const appraisal_ref *a)
 		f->pas[i].target_level = (uint8_t)(t < 0 ? 0 : t > 3 ? 3 : t);
 	}
 
-	/* goals and practices, grouped by PA in the same order */
+	/* goals and practices, grouped by PA (in id order: each PA's goals are
+	 * one range, wherever it is) */
+	f->pa_map = opra_calloc(n_pas ? n_pas : 1, sizeof(*f->pa_map));
+	if (!f->pa_map)
+		return oom();
+	for (uint32_t i = 0; i < n_pas; i++)
+		f->pa_map[i] = (id_index){f->pa_ids[i], i};
+	qsort(f->pa_map, n_pas, sizeof(*f->pa_map), id_index_cmp);
 	r = f->r[Q_PRACTICES];
 	n = PQntuples(r);
 	f->goals = opra_calloc(n ? (size_t)n : 1, sizeof(*f->goals));
@@ -336,9 +344,8 @@ static int facts_build(facts *f, const appraisal_ref *a)
 		long long pa_id = db_to_ll(PQgetvalue(r, i, 0));
 		long long goal_id = db_to_ll(PQgetvalue(r, i, 1));
 		if (pa_id != last_pa) {
-			while (pa < n_pas && f->pa_ids[pa] != pa_id)
-				pa++;
-			if (pa == n_pas) /* cannot happen: same scope, same order */
+			pa = id_index_find(f->pa_map, n_pas, pa_id);
+			if (pa == RATING_NO_INDEX) /* cannot happen: same scope */
 				return opra_err_set(
 					OPRA_INTERNAL,
 					"process area %lld of appraisal '%s' changed while "
@@ -375,9 +382,6 @@ static int facts_build(facts *f, const appraisal_ref *a)
 			continue;
 		rating_practice *p = &f->practices[n_practices];
 		p->id = PQgetvalue(r, i, 5);
-		int j = rating_value_parse(PQgetvalue(r, i, 6));
-		p->judgement = (uint8_t)(j >= RATING_FI && j <= RATING_NI ? j : RATING_NONE);
-		p->judgement_rationale = PQgetvalue(r, i, 7)[0] == 't';
 		f->practice_ids[n_practices] = db_to_ll(PQgetvalue(r, i, 4));
 		f->practice_row[n_practices] = i;
 		f->practice_map[n_practices].id = f->practice_ids[n_practices];
@@ -405,6 +409,19 @@ static int facts_build(facts *f, const appraisal_ref *a)
 	    id_lookup_init(&f->instance_at, f->instance_map, n_inst) != OPRA_OK)
 		return oom();
 
+	/* judgements (of practices outside the --pa filter: skipped) */
+	r = f->r[Q_JUDGEMENTS];
+	n = PQntuples(r);
+	for (int i = 0; i < n; i++) {
+		uint32_t k = id_lookup_find(&f->practice_at, db_to_ll(PQgetvalue(r, i, 0)));
+		if (k == RATING_NO_INDEX)
+			continue;
+		int j = rating_value_parse(PQgetvalue(r, i, 1));
+		f->practices[k].judgement =
+			(uint8_t)(j >= RATING_FI && j <= RATING_NI ? j : RATING_NONE);
+		f->practices[k].judgement_rationale = PQgetvalue(r, i, 2)[0] == 't';
+	}
+
 	/* cells */
 	size_t n_cells = (size_t)n_practices * n_inst;
 	f->cells = opra_calloc(n_cells ? n_cells : 1, sizeof(*f->cells));
@@ -412,41 +429,42 @@ static int facts_build(facts *f, const appraisal_ref *a)
 	if (!f->cells || !f->versions)
 		return oom();
 	r = f->r[Q_CELLS];
-	n = PQntuples(r);
-	if (PQnfields(r) != 6)
+	if (PQntuples(r) != 1 || PQnfields(r) != 1)
+		return opra_err_set(
+			OPRA_INTERNAL,
+			"the cells of appraisal '%s' came back as %d rows of %d columns "
+			"instead of one value; check that the database schema is current",
+			a->name, PQntuples(r), PQnfields(r));
+	size_t bytes = PQgetisnull(r, 0, 0) ? 0 : (size_t)PQgetlength(r, 0, 0);
+	if (bytes % CELL_BYTES != 0)
 		return opra_err_set(OPRA_INTERNAL,
-				    "the cells of appraisal '%s' came back with %d columns "
-				    "instead of 6; check that the database schema is current",
-				    a->name, PQnfields(r));
+				    "the cells of appraisal '%s' came back in an unexpected form "
+				    "(%zu bytes); check that the database schema is current",
+				    a->name, bytes);
+	const char *cp = bytes ? PQgetvalue(r, 0, 0) : "";
 	long long chars = 0;
-	for (int i = 0; i < n; i++) {
-		if (!cells_binary_ok(r, i))
-			return opra_err_set(OPRA_INTERNAL,
-					    "a cell of appraisal '%s' came back in an unexpected "
-					    "form; check that the database schema is current",
-					    a->name);
-		const char *v_text = PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2);
-		if (v_text)
+	for (size_t off = 0; off < bytes; off += CELL_BYTES) {
+		uint64_t packed = (uint64_t)be64(cp + off + 16);
+		int v = (int)((packed >> 28) & 0xf); /* rating_value: 0 none, FI..NY */
+		uint32_t p = id_lookup_find(&f->practice_at, be64(cp + off));
+		uint32_t k = id_lookup_find(&f->instance_at, be64(cp + off + 8));
+		if (v >= RATING_FI && v <= RATING_NY)
 			chars++;
-		uint32_t p = id_lookup_find(&f->practice_at, be64(PQgetvalue(r, i, 0)));
-		uint32_t k = id_lookup_find(&f->instance_at, be64(PQgetvalue(r, i, 1)));
 		if (p == RATING_NO_INDEX || k == RATING_NO_INDEX)
 			continue; /* a practice outside the scope (or the --pa filter) */
 		size_t cell = (size_t)p * n_inst + k;
 		rating_cell *c = &f->cells[cell];
-		if (v_text) {
-			/* binary text is the bytes, NUL-terminated by libpq */
-			int v = rating_value_parse(v_text);
-			c->label = (uint8_t)(v >= RATING_FI && v <= RATING_NY ? v : RATING_NONE);
+		if (v >= RATING_FI && v <= RATING_NY) {
+			c->label = (uint8_t)v;
 			/* NY is the team's statement that the instance has not
 			 * reached the practice yet: the suggestion follows it
 			 * (docs/rating.md, S1). */
 			if (v == RATING_NY)
 				c->flags |= RATING_CELL_NOT_YET;
-			f->versions[cell] = (int32_t)be32(PQgetvalue(r, i, 3));
+			f->versions[cell] = (int32_t)(packed >> 32);
 		}
-		c->artifacts = clamp_count((int32_t)be32(PQgetvalue(r, i, 4)));
-		c->affirmations = clamp_count((int32_t)be32(PQgetvalue(r, i, 5)));
+		c->artifacts = (uint16_t)((packed >> 14) & 0x3fff);
+		c->affirmations = (uint16_t)(packed & 0x3fff);
 	}
 	f->characterisations = chars;
 
@@ -500,20 +518,14 @@ static int facts_build(facts *f, const appraisal_ref *a)
 	return OPRA_OK;
 }
 
-/* Runs Q_CELLS with binary results: no text to parse for tens of thousands
- * of rows. */
-static int cells_query(PGresult **out, call *c, const char *aid)
-{
-	const char *p[1] = {aid};
-	return db_exec_binres(out, c->db, facts_sql[Q_CELLS], 1, p, NULL, NULL);
-}
-
 /* Loads and rates appraisal a (only process area pa_id when > 0, in or out
- * of scope). Outside a transaction the queries run in one read-only
- * REPEATABLE READ transaction (one snapshot): BEGIN and the small queries
- * in one round trip (libpq pipeline), then the cells with binary results,
- * then COMMIT. Inside one (a change that reports its effect) they see that
- * transaction. */
+ * of scope). Everything goes in ONE round trip (libpq pipeline): outside a
+ * transaction BEGIN (a read-only REPEATABLE READ one: one snapshot), the
+ * small queries, the cells with binary results (no text to parse for tens
+ * of thousands of rows) and COMMIT; inside one (a change that reports its
+ * effect) the queries alone, which see that transaction. The small queries
+ * run with generic plans: their text parameters would otherwise have them
+ * planned again on every call. */
 static int facts_load(call *c, const appraisal_ref *a, long long pa_id, facts *f)
 {
 	char aid[32], pid[32] = "";
@@ -521,35 +533,34 @@ static int facts_load(call *c, const appraisal_ref *a, long long pa_id, facts *f
 	if (pa_id > 0)
 		snprintf(pid, sizeof(pid), "%lld", pa_id);
 	const char *p2[2] = {aid, pid};
-	db_stmt st[Q_PIPELINED + 1];
+	db_stmt st[Q_N + 3];
 	size_t n = 0;
 	int own = !db_in_transaction(c->db);
 	memset(f, 0, sizeof(*f));
 	memset(st, 0, sizeof(st));
-	if (own)
+	if (own) {
 		st[n++] = (db_stmt){.sql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"};
+		st[n++] = (db_stmt){.sql = "SET LOCAL plan_cache_mode = force_generic_plan"};
+	}
 	size_t first = n;
-	for (int q = 0; q < Q_PIPELINED; q++) {
+	for (int q = 0; q < Q_N; q++) {
 		st[n].sql = facts_sql[q];
 		st[n].nparams = (q == Q_PAS || q == Q_PRACTICES) ? 2 : 1;
 		st[n].params = p2;
 		st[n].want_rows = 1;
+		st[n].binary_result = q == Q_CELLS;
 		n++;
 	}
+	if (own)
+		st[n++] = (db_stmt){.sql = "COMMIT"};
 	int rc = db_pipeline(c->db, st, n);
-	if (rc == OPRA_OK) {
-		for (int q = 0; q < Q_PIPELINED; q++)
-			f->r[q] = st[first + (size_t)q].res;
-		rc = cells_query(&f->r[Q_CELLS], c, aid);
-	}
-	if (rc == OPRA_OK && own)
-		rc = db_commit(c->db);
 	if (rc != OPRA_OK) {
 		if (own)
 			db_rollback(c->db);
-		facts_free(f);
 		return rc;
 	}
+	for (int q = 0; q < Q_N; q++)
+		f->r[q] = st[first + (size_t)q].res;
 	if ((rc = facts_build(f, a)) != OPRA_OK)
 		facts_free(f);
 	return rc;
@@ -931,8 +942,11 @@ static int show_validate(const ProtobufCMessage *in)
 	int rc;
 	if ((rc = check_appraisal(r->appraisal)) != OPRA_OK)
 		return rc;
-	if (r->process_area[0])
-		return opra_name_check("the process area", r->process_area, RATING_PA_FILTER_MAX);
+	if (r->process_area[0] && (rc = opra_name_check("the process area", r->process_area,
+							RATING_PA_FILTER_MAX)) != OPRA_OK)
+		return rc;
+	if (r->unit[0])
+		return opra_name_check("the unit", r->unit, RATING_UNIT_NAME_MAX);
 	return OPRA_OK;
 }
 
@@ -992,7 +1006,9 @@ static int show_pa(call *c, const appraisal_ref *a, const char *name, long long 
 	return OPRA_OK;
 }
 
-/* Storage of one Show reply: every message in a few arrays. */
+/* Storage of one Show reply: the messages of the organisational view in a
+ * few arrays, and everything else (blocking goals, unit views) in blocks
+ * kept in `blocks` until the reply is sent. */
 typedef struct {
 	Opra__V1__PaRating *pa;
 	Opra__V1__PaRating **pa_p;
@@ -1005,6 +1021,8 @@ typedef struct {
 	char *codes;  /* compact cells: values and suggestions, per practice */
 	char **texts; /* explanations */
 	size_t n_texts;
+	void **blocks;
+	size_t n_blocks, cap_blocks;
 } show_store;
 
 /* A label as one character of the compact form (rating.proto cell_values):
@@ -1029,71 +1047,432 @@ static void show_store_free(show_store *s)
 	for (size_t i = 0; i < s->n_texts; i++)
 		opra_free(s->texts[i]);
 	opra_free(s->texts);
+	for (size_t i = 0; i < s->n_blocks; i++)
+		opra_free(s->blocks[i]);
+	opra_free(s->blocks);
+}
+
+/* n zeroed bytes that live as long as s (NULL when out of memory). */
+static void *store_alloc(show_store *s, size_t n)
+{
+	if (s->n_blocks == s->cap_blocks) {
+		size_t cap = s->cap_blocks ? 2 * s->cap_blocks : 64;
+		void **b = opra_realloc(s->blocks, cap * sizeof(*b));
+		if (b == NULL)
+			return NULL;
+		s->blocks = b;
+		s->cap_blocks = cap;
+	}
+	void *p = opra_calloc(1, n ? n : 1);
+	if (p != NULL)
+		s->blocks[s->n_blocks++] = p;
+	return p;
 }
 
 typedef size_t (*explain_fn)(char *, size_t, const rating_input *, const rating_output *, uint32_t);
 
 /* An explanation as a string kept in s (NULL when out of memory). */
-static char *explain(show_store *s, explain_fn fn, const facts *f, uint32_t idx)
+static char *explain_in(show_store *s, explain_fn fn, const rating_input *ri,
+			const rating_output *ro, uint32_t idx)
 {
 	char small[1];
-	size_t need = fn(small, sizeof(small), &f->in, &f->out, idx);
-	char *t = opra_malloc(need + 1);
+	size_t need = fn(small, sizeof(small), ri, ro, idx);
+	char *t = store_alloc(s, need + 1);
 	if (t == NULL)
 		return NULL;
-	fn(t, need + 1, &f->in, &f->out, idx);
-	s->texts[s->n_texts++] = t;
+	fn(t, need + 1, ri, ro, idx);
 	return t;
 }
 
-static int show(call *c, const ProtobufCMessage *in)
-{
-	const Opra__V1__RatingShowRequest *req = (const Opra__V1__RatingShowRequest *)in;
-	appraisal_ref a;
-	long long pa_id = 0;
-	facts f;
-	show_store s;
-	int rc;
+/* ---- gaps and blocking goals ---- */
 
-	memset(&s, 0, sizeof(s));
-	if ((rc = appraisal_open(c, req->appraisal, MEMBERS_READ, APPR_STAFF_READS, &a)) != OPRA_OK)
+/* JSON names of the engine's reasons (rating_reason_code) that keep a goal
+ * from being satisfied; NULL for the others (satisfied, judged, ...). */
+static const char *blocking_reason_name(int code)
+{
+	switch (code) {
+	case RATING_REASON_UNCHARACTERISED:
+		return "uncharacterised";
+	case RATING_REASON_NOT_YET:
+		return "not-yet";
+	case RATING_REASON_NEEDS_JUDGEMENT:
+		return "needs-judgement";
+	case RATING_REASON_JUDGEMENT_INVALID:
+		return "judgement-invalid";
+	case RATING_REASON_NO_ARTIFACT:
+		return "no-artifact";
+	case RATING_REASON_LOW_AFFIRMATION:
+		return "low-affirmation";
+	case RATING_REASON_PARTIAL:
+		return "partial";
+	case RATING_REASON_WEAKNESS:
+		return "significant-weakness";
+	case RATING_REASON_NO_PRACTICES:
+		return "no-practices";
+	case RATING_REASON_NO_SPECIFIC_GOAL:
+		return "no-specific-goal";
+	case RATING_REASON_SG:
+		return "specific-goal";
+	default:
+		return NULL;
+	}
+}
+
+#define REASON_BITS 32
+
+/* The names of the reason codes set in bits, in code order, kept in s. */
+static int reason_list(show_store *s, uint32_t bits, char ***out, size_t *n)
+{
+	size_t k = 0;
+	char **v = store_alloc(s, REASON_BITS * sizeof(*v));
+	if (v == NULL)
+		return oom();
+	for (int code = 0; code < REASON_BITS; code++)
+		if (bits & (1u << code))
+			v[k++] = (char *)blocking_reason_name(code);
+	*out = v;
+	*n = k;
+	return OPRA_OK;
+}
+
+/* Whether instance i of practice p is behind reason code (the labels or
+ * evidence the engine's reason is about). */
+static int reason_instance(const rating_input *ri, uint32_t p, uint32_t i, int code)
+{
+	const rating_cell *cell = &ri->cells[(size_t)p * ri->n_instances + i];
+	switch (code) {
+	case RATING_REASON_UNCHARACTERISED:
+		return cell->label == RATING_NONE;
+	case RATING_REASON_NO_ARTIFACT:
+		return cell->label != RATING_NY && cell->artifacts == 0;
+	case RATING_REASON_LOW_AFFIRMATION:
+		return cell->label != RATING_NY && cell->affirmations == 0;
+	case RATING_REASON_PARTIAL:
+	case RATING_REASON_NEEDS_JUDGEMENT:
+	case RATING_REASON_JUDGEMENT_INVALID:
+		return cell->label == RATING_PI || cell->label == RATING_NI;
+	default:
+		return 0;
+	}
+}
+
+/* One blocking goal g: its reasons from the engine (rating_goal_reason_next)
+ * grouped by practice, with the instances behind each. */
+static int blocking_goal(show_store *s, const rating_input *ri, const rating_output *ro, uint32_t g,
+			 int with_text, Opra__V1__BlockingGoal *bg)
+{
+	const rating_goal *go = &ri->goals[g];
+	uint32_t goal_bits = 0;
+	uint32_t *bits = store_alloc(s, (go->n_practices + 1) * sizeof(*bits));
+	uint8_t *weak_at = store_alloc(s, (size_t)ri->n_instances + 1);
+	if (bits == NULL || weak_at == NULL)
+		return oom();
+	rating_reason_iter it = {0, 0};
+	rating_reason r;
+	while (rating_goal_reason_next(ri, ro, g, &it, &r)) {
+		if (blocking_reason_name(r.code) == NULL || r.code >= REASON_BITS)
+			continue;
+		goal_bits |= 1u << r.code;
+		if (r.practice != RATING_NO_INDEX && r.practice >= go->first_practice &&
+		    r.practice - go->first_practice < go->n_practices)
+			bits[r.practice - go->first_practice] |= 1u << r.code;
+	}
+	opra__v1__blocking_goal__init(bg);
+	bg->id = (char *)go->id;
+	bg->rating = (char *)rating_goal_value_name(ro->goals[g].rating);
+	if (reason_list(s, goal_bits, &bg->reasons, &bg->n_reasons) != OPRA_OK)
+		return OPRA_RESOURCE_EXHAUSTED;
+	if (with_text && !(bg->explanation = explain_in(s, rating_explain_goal, ri, ro, g)))
+		return oom();
+	size_t n = 0;
+	for (uint32_t k = 0; k < go->n_practices; k++)
+		n += bits[k] != 0;
+	Opra__V1__BlockingPractice *bp = store_alloc(s, (n + 1) * sizeof(*bp));
+	Opra__V1__BlockingPractice **bpp = store_alloc(s, (n + 1) * sizeof(*bpp));
+	if (bp == NULL || bpp == NULL)
+		return oom();
+	bg->practices = bpp;
+	for (uint32_t k = 0; k < go->n_practices; k++) {
+		if (bits[k] == 0)
+			continue;
+		uint32_t p = go->first_practice + k;
+		Opra__V1__BlockingPractice *o = &bp[bg->n_practices];
+		bpp[bg->n_practices++] = o;
+		opra__v1__blocking_practice__init(o);
+		o->id = (char *)ri->practices[p].id;
+		o->org_value = (char *)rating_value_name(ro->practices[p].org);
+		if (reason_list(s, bits[k], &o->reasons, &o->n_reasons) != OPRA_OK)
+			return OPRA_RESOURCE_EXHAUSTED;
+		memset(weak_at, 0, ri->n_instances);
+		if (bits[k] & (1u << RATING_REASON_WEAKNESS))
+			for (uint32_t w = 0; w < ri->n_weaknesses; w++)
+				if (ri->weaknesses[w].practice == p &&
+				    ri->weaknesses[w].significant)
+					weak_at[ri->weaknesses[w].instance] = 1;
+		o->instances = store_alloc(s, ((size_t)ri->n_instances + 1) * sizeof(char *));
+		if (o->instances == NULL)
+			return oom();
+		for (uint32_t i = 0; i < ri->n_instances; i++) {
+			int hit = weak_at[i];
+			for (int code = 0; !hit && code < REASON_BITS; code++)
+				hit = (bits[k] & (1u << code)) && reason_instance(ri, p, i, code);
+			if (hit)
+				o->instances[o->n_instances++] = (char *)ri->instances[i];
+		}
+	}
+	return OPRA_OK;
+}
+
+/* gap, next_level and blocking of process area k (docs/rating.md "Gaps"). */
+static int pa_gap(show_store *s, const rating_input *ri, const rating_output *ro, uint32_t k,
+		  int with_text, Opra__V1__PaRating *o)
+{
+	const rating_pa *pa = &ri->pas[k];
+	const rating_pa_result *res = &ro->pas[k];
+	o->gap = -1;
+	o->next_level = 0;
+	if (res->status == RATING_PA_OUT_OF_SCOPE)
+		return OPRA_OK;
+	if (res->status == RATING_PA_RATED)
+		o->gap = pa->target_level > res->level ? pa->target_level - res->level : 0;
+	uint32_t level = res->stopped;
+	if (level < 1 || level > 3)
+		return OPRA_OK;
+	o->next_level = (int32_t)level;
+	/* the goals level needs: every specific goal and GG1 (by its own
+	 * practices) for 1, GGn for n > 1 */
+	uint32_t *want = store_alloc(s, ((size_t)pa->n_goals + 1) * sizeof(*want));
+	size_t n = 0;
+	if (want == NULL)
+		return oom();
+	uint32_t gg = res->gg_goal[level];
+	if (level == 1) {
+		for (uint32_t g = pa->first_goal; g < pa->first_goal + pa->n_goals; g++) {
+			const rating_goal_result *gr = &ro->goals[g];
+			if (ri->goals[g].generic_level == 0 && gr->rating != RATING_GOAL_SATISFIED)
+				want[n++] = g;
+			else if (g == gg && gr->rating != RATING_GOAL_SATISFIED &&
+				 ((gr->own_rating != RATING_GOAL_NOT_EVALUATED &&
+				   gr->own_rating != RATING_GOAL_SATISFIED) ||
+				  (gr->why & RATING_WHY_NO_SPECIFIC_GOAL)))
+				want[n++] = g;
+		}
+	} else if (gg != RATING_NO_INDEX && ro->goals[gg].rating != RATING_GOAL_SATISFIED) {
+		want[n++] = gg;
+	}
+	int missing = level >= 2 && gg == RATING_NO_INDEX;
+	size_t total = n + (size_t)missing;
+	Opra__V1__BlockingGoal *bg = store_alloc(s, (total + 1) * sizeof(*bg));
+	Opra__V1__BlockingGoal **bgp = store_alloc(s, (total + 1) * sizeof(*bgp));
+	if (bg == NULL || bgp == NULL)
+		return oom();
+	o->blocking = bgp;
+	for (size_t i = 0; i < n; i++) {
+		int rc = blocking_goal(s, ri, ro, want[i], with_text, &bg[i]);
+		if (rc != OPRA_OK)
+			return rc;
+		bgp[o->n_blocking++] = &bg[i];
+	}
+	if (missing) {
+		Opra__V1__BlockingGoal *m = &bg[n];
+		opra__v1__blocking_goal__init(m);
+		char *id = store_alloc(s, 8), *text = store_alloc(s, 160);
+		char **reasons = store_alloc(s, sizeof(char *));
+		if (id == NULL || text == NULL || reasons == NULL)
+			return oom();
+		snprintf(id, 8, "GG%u", (unsigned)level);
+		snprintf(text, 160,
+			 "The model lists no GG%u for %s, so level %u cannot be decided.\n",
+			 (unsigned)level, pa->id ? pa->id : "the process area", (unsigned)level);
+		reasons[0] = "missing-goal";
+		m->id = id;
+		m->rating = (char *)rating_goal_value_name(RATING_GOAL_NOT_RATED);
+		m->reasons = reasons;
+		m->n_reasons = 1;
+		if (with_text)
+			m->explanation = text;
+		bgp[o->n_blocking++] = m;
+	}
+	return OPRA_OK;
+}
+
+/* ---- rating a subset of the instances (a unit's view) ---- */
+
+/* The engine's input and output for some of an appraisal's instances: the
+ * same process areas, goals, practices and judgements, the cells and
+ * weaknesses of those instances only. */
+typedef struct {
+	rating_input in;
+	rating_output out;
+	rating_cell *cells;
+	int32_t *versions;
+	rating_weakness *weaknesses;
+	const char **instances;
+} rating_view;
+
+static void rating_view_free(rating_view *v)
+{
+	opra_free(v->cells);
+	opra_free(v->versions);
+	opra_free(v->weaknesses);
+	opra_free(v->instances);
+	opra_free(v->out.suggested);
+	opra_free(v->out.practices);
+	opra_free(v->out.goals);
+	opra_free(v->out.pas);
+	memset(v, 0, sizeof(*v));
+}
+
+/* Rates the instances pick[0..n) (indexes into f's instances, ascending)
+ * into v (free with rating_view_free, also on failure). */
+static int rating_view_compute(rating_view *v, const facts *f, const uint32_t *pick, uint32_t n,
+			       const appraisal_ref *a)
+{
+	const rating_input *ri = &f->in;
+	memset(v, 0, sizeof(*v));
+	v->in = *ri;
+	size_t n_cells = (size_t)ri->n_practices * n;
+	v->cells = opra_calloc(n_cells + 1, sizeof(*v->cells));
+	v->versions = opra_calloc(n_cells + 1, sizeof(*v->versions));
+	v->weaknesses = opra_calloc((size_t)ri->n_weaknesses + 1, sizeof(*v->weaknesses));
+	v->instances = opra_calloc((size_t)n + 1, sizeof(*v->instances));
+	uint32_t *where = opra_malloc(((size_t)ri->n_instances + 1) * sizeof(*where));
+	v->out.suggested = opra_calloc(n_cells + 1, 1);
+	v->out.practices = opra_calloc((size_t)ri->n_practices + 1, sizeof(*v->out.practices));
+	v->out.goals = opra_calloc((size_t)ri->n_goals + 1, sizeof(*v->out.goals));
+	v->out.pas = opra_calloc((size_t)ri->n_pas + 1, sizeof(*v->out.pas));
+	if (!v->cells || !v->versions || !v->weaknesses || !v->instances || !where ||
+	    !v->out.suggested || !v->out.practices || !v->out.goals || !v->out.pas) {
+		opra_free(where);
+		return oom();
+	}
+	for (uint32_t i = 0; i < ri->n_instances; i++)
+		where[i] = RATING_NO_INDEX;
+	for (uint32_t k = 0; k < n; k++) {
+		where[pick[k]] = k;
+		v->instances[k] = ri->instances[pick[k]];
+	}
+	for (uint32_t p = 0; p < ri->n_practices; p++)
+		for (uint32_t k = 0; k < n; k++) {
+			size_t from = (size_t)p * ri->n_instances + pick[k], to = (size_t)p * n + k;
+			v->cells[to] = ri->cells[from];
+			v->versions[to] = f->versions[from];
+		}
+	uint32_t nw = 0;
+	for (uint32_t w = 0; w < ri->n_weaknesses; w++) {
+		if (where[ri->weaknesses[w].instance] == RATING_NO_INDEX)
+			continue;
+		v->weaknesses[nw] = ri->weaknesses[w];
+		v->weaknesses[nw++].instance = where[ri->weaknesses[w].instance];
+	}
+	opra_free(where);
+	v->in.instances = v->instances;
+	v->in.n_instances = n;
+	v->in.cells = v->cells;
+	v->in.weaknesses = v->weaknesses;
+	v->in.n_weaknesses = nw;
+	if (rating_compute(&v->in, &v->out) != OPRA_OK) {
+		log_warn("rating appraisal %lld by unit: %s", a->id, opra_err_msg());
+		return opra_err_set(OPRA_INTERNAL,
+				    "the stored facts of appraisal '%s' could not be rated by unit "
+				    "(%s); details are in the server log",
+				    a->name, opra_err_msg());
+	}
+	return OPRA_OK;
+}
+
+/* The units that hold the appraisal's instances: per (unit, instance) one
+ * row, units in tree order (root first, depth-first by name). A service
+ * instance belongs to its owning unit and every ancestor; a unit instance
+ * to that unit and its ancestors. unit_id > 0 keeps that unit's rows only. */
+static int units_query(PGresult **out, call *c, const appraisal_ref *a, long long unit_id)
+{
+	char aid[32], uid[32] = "";
+	snprintf(aid, sizeof(aid), "%lld", a->id);
+	if (unit_id > 0)
+		snprintf(uid, sizeof(uid), "%lld", unit_id);
+	const char *p[2] = {aid, uid};
+	return db_exec(
+		out, c->db, 1,
+		"WITH RECURSIVE home AS (SELECT i.id AS instance_id, coalesce(i.unit_id, "
+		"s.unit_id) AS unit_id FROM appraisal_instances i LEFT JOIN services s ON s.id = "
+		"i.service_id WHERE i.appraisal_id = $1::bigint), "
+		"up AS (SELECT h.instance_id, u.id AS unit_id, u.parent_id, 0 AS depth FROM home h "
+		"JOIN units u ON u.id = h.unit_id UNION ALL SELECT up.instance_id, u.id, "
+		"u.parent_id, "
+		"up.depth + 1 FROM up JOIN units u ON u.id = up.parent_id WHERE up.depth < 64), "
+		"held AS (SELECT DISTINCT unit_id, instance_id FROM up WHERE $2 = '' OR unit_id = "
+		"nullif($2, '')::bigint), "
+		"tree AS (SELECT id, ARRAY[name] AS path, 0 AS depth FROM units WHERE parent_id IS "
+		"NULL UNION ALL SELECT u.id, t.path || u.name, t.depth + 1 FROM units u JOIN tree "
+		"t "
+		"ON u.parent_id = t.id WHERE t.depth < 64) "
+		"SELECT u.id, u.name, coalesce(pu.name, ''), u.site, held.instance_id "
+		"FROM held JOIN units u ON u.id = held.unit_id LEFT JOIN units pu ON pu.id = "
+		"u.parent_id LEFT JOIN tree t ON t.id = u.id "
+		"ORDER BY coalesce(t.path, ARRAY[u.name]), u.id, held.instance_id",
+		2, p);
+}
+
+/* The unit named (or numbered) name, not removed. */
+static int show_unit(call *c, const char *name, long long *unit_id, const char **canonical,
+		     PGresult **keep)
+{
+	const char *p[1] = {name};
+	int rc = db_exec(keep, c->db, 1,
+			 "SELECT id, name FROM units WHERE removed_at IS NULL AND (name = $1 OR "
+			 "id::text = $1) ORDER BY name = $1 DESC, id LIMIT 1",
+			 1, p);
+	if (rc != OPRA_OK)
 		return rc;
-	if (req->process_area[0] && (rc = show_pa(c, &a, req->process_area, &pa_id)) != OPRA_OK)
-		return rc;
-	if ((rc = facts_load(c, &a, pa_id, &f)) != OPRA_OK)
-		return rc;
-	const rating_input *ri = &f.in;
-	const rating_output *ro = &f.out;
+	if (PQntuples(*keep) != 1)
+		return opra_err_set(OPRA_NOT_FOUND,
+				    "no unit named '%s' (opra unit list shows them)", name);
+	*unit_id = db_to_ll(PQgetvalue(*keep, 0, 0));
+	*canonical = PQgetvalue(*keep, 0, 1);
+	return OPRA_OK;
+}
+
+/* ---- building the reply ---- */
+
+typedef struct {
+	int explain, compact, summary;
+} show_form;
+
+/* The process areas of one rating (the organisational one, or a view) into
+ * s, as the messages of s->pa_p. pr is Q_PAS (names and models). */
+static int build_pas(show_store *s, const rating_input *ri, const rating_output *ro,
+		     const int32_t *versions, PGresult *pr, show_form form)
+{
 	size_t n_cells = (size_t)ri->n_practices * ri->n_instances;
-	s.pa = opra_calloc(ri->n_pas + 1, sizeof(*s.pa));
-	s.pa_p = opra_calloc(ri->n_pas + 1, sizeof(*s.pa_p));
-	s.goal = opra_calloc(ri->n_goals + 1, sizeof(*s.goal));
-	s.goal_p = opra_calloc(ri->n_goals + 1, sizeof(*s.goal_p));
-	s.prac = opra_calloc(ri->n_practices + 1, sizeof(*s.prac));
-	s.prac_p = opra_calloc(ri->n_practices + 1, sizeof(*s.prac_p));
-	if (req->compact) {
-		s.codes = opra_malloc(2 * (n_cells + ri->n_practices) + 1);
-		s.iv = opra_calloc(1, sizeof(*s.iv));
-		s.iv_p = opra_calloc(1, sizeof(*s.iv_p));
-	} else {
-		s.iv = opra_calloc(n_cells + 1, sizeof(*s.iv));
-		s.iv_p = opra_calloc(n_cells + 1, sizeof(*s.iv_p));
+	s->pa = opra_calloc(ri->n_pas + 1, sizeof(*s->pa));
+	s->pa_p = opra_calloc(ri->n_pas + 1, sizeof(*s->pa_p));
+	s->goal = opra_calloc(ri->n_goals + 1, sizeof(*s->goal));
+	s->goal_p = opra_calloc(ri->n_goals + 1, sizeof(*s->goal_p));
+	if (!form.summary) {
+		s->prac = opra_calloc(ri->n_practices + 1, sizeof(*s->prac));
+		s->prac_p = opra_calloc(ri->n_practices + 1, sizeof(*s->prac_p));
+		if (form.compact) {
+			s->codes = opra_malloc(2 * (n_cells + ri->n_practices) + 1);
+		} else {
+			s->iv = opra_calloc(n_cells + 1, sizeof(*s->iv));
+			s->iv_p = opra_calloc(n_cells + 1, sizeof(*s->iv_p));
+		}
 	}
-	if (req->explain)
-		s.texts = opra_calloc((size_t)ri->n_pas + ri->n_goals + ri->n_practices + 1,
-				      sizeof(*s.texts));
-	if (!s.pa || !s.pa_p || !s.goal || !s.goal_p || !s.prac || !s.prac_p || !s.iv || !s.iv_p ||
-	    (req->explain && !s.texts) || (req->compact && !s.codes)) {
-		rc = oom();
-		goto done;
-	}
-	PGresult *pr = f.r[Q_PAS];
+	if (form.explain)
+		s->texts = opra_calloc((size_t)ri->n_pas + ri->n_goals + ri->n_practices + 1,
+				       sizeof(*s->texts));
+	if (!s->pa || !s->pa_p || !s->goal || !s->goal_p ||
+	    (!form.summary && (!s->prac || !s->prac_p)) ||
+	    (!form.summary && !form.compact && (!s->iv || !s->iv_p)) ||
+	    (!form.summary && form.compact && !s->codes) || (form.explain && !s->texts))
+		return oom();
 	for (uint32_t k = 0; k < ri->n_pas; k++) {
 		const rating_pa *pa = &ri->pas[k];
 		const rating_pa_result *res = &ro->pas[k];
-		Opra__V1__PaRating *o = &s.pa[k];
+		Opra__V1__PaRating *o = &s->pa[k];
 		opra__v1__pa_rating__init(o);
-		s.pa_p[k] = o;
+		s->pa_p[k] = o;
 		o->id = PQgetvalue(pr, (int)k, 1);
 		o->name = PQgetvalue(pr, (int)k, 2);
 		o->model = PQgetvalue(pr, (int)k, 3);
@@ -1104,33 +1483,34 @@ static int show(call *c, const ProtobufCMessage *in)
 		o->capability_level = res->status == RATING_PA_RATED ? res->level : -1;
 		o->level_reached = res->level;
 		o->target_level = pa->target_level;
-		if (req->explain && !(o->explanation = explain(&s, rating_explain_pa, &f, k))) {
-			rc = oom();
-			goto done;
-		}
-		o->goals = s.goal_p + pa->first_goal;
+		if (form.explain && !(o->explanation = explain_in(s, rating_explain_pa, ri, ro, k)))
+			return oom();
+		int rc = pa_gap(s, ri, ro, k, 1, o);
+		if (rc != OPRA_OK)
+			return rc;
+		o->goals = s->goal_p + pa->first_goal;
 		o->n_goals = pa->n_goals;
 		for (uint32_t gi = pa->first_goal; gi < pa->first_goal + pa->n_goals; gi++) {
 			const rating_goal *g = &ri->goals[gi];
-			Opra__V1__GoalRating *go = &s.goal[gi];
+			Opra__V1__GoalRating *go = &s->goal[gi];
 			opra__v1__goal_rating__init(go);
-			s.goal_p[gi] = go;
+			s->goal_p[gi] = go;
 			go->id = (char *)g->id;
 			go->rating = (char *)rating_goal_value_name(ro->goals[gi].rating);
 			go->above_target = ro->goals[gi].above_target;
-			if (req->explain &&
-			    !(go->explanation = explain(&s, rating_explain_goal, &f, gi))) {
-				rc = oom();
-				goto done;
-			}
-			go->practices = s.prac_p + g->first_practice;
+			if (form.explain &&
+			    !(go->explanation = explain_in(s, rating_explain_goal, ri, ro, gi)))
+				return oom();
+			if (form.summary)
+				continue;
+			go->practices = s->prac_p + g->first_practice;
 			go->n_practices = g->n_practices;
 			for (uint32_t pi = g->first_practice;
 			     pi < g->first_practice + g->n_practices; pi++) {
 				const rating_practice_result *p = &ro->practices[pi];
-				Opra__V1__PracticeRating *po = &s.prac[pi];
+				Opra__V1__PracticeRating *po = &s->prac[pi];
 				opra__v1__practice_rating__init(po);
-				s.prac_p[pi] = po;
+				s->prac_p[pi] = po;
 				po->id = (char *)ri->practices[pi].id;
 				po->org_value = (char *)rating_value_name(p->org);
 				po->row = (char *)rating_row_name(p->row);
@@ -1141,17 +1521,15 @@ static int show(call *c, const ProtobufCMessage *in)
 				po->judgement_status = (char *)judgement_status_name(p->judgement);
 				po->weaknesses = (int32_t)p->weaknesses;
 				po->significant_weaknesses = (int32_t)p->significant;
-				if (req->explain &&
+				if (form.explain &&
 				    !(po->explanation =
-					      explain(&s, rating_explain_practice, &f, pi))) {
-					rc = oom();
-					goto done;
-				}
+					      explain_in(s, rating_explain_practice, ri, ro, pi)))
+					return oom();
 				size_t base = (size_t)pi * ri->n_instances;
-				if (req->compact) {
+				if (form.compact) {
 					/* one character per cell, and the versions
 					 * straight from the facts */
-					char *cv = s.codes + 2 * (base + pi);
+					char *cv = s->codes + 2 * (base + pi);
 					char *cs = cv + ri->n_instances + 1;
 					for (uint32_t ii = 0; ii < ri->n_instances; ii++) {
 						cv[ii] = cell_code(ri->cells[base + ii].label);
@@ -1160,17 +1538,17 @@ static int show(call *c, const ProtobufCMessage *in)
 					cv[ri->n_instances] = cs[ri->n_instances] = '\0';
 					po->cell_values = cv;
 					po->cell_suggested = cs;
-					po->cell_versions = f.versions + base;
+					po->cell_versions = (int32_t *)versions + base;
 					po->n_cell_versions = ri->n_instances;
 					continue;
 				}
-				po->instances = s.iv_p + base;
+				po->instances = s->iv_p + base;
 				po->n_instances = ri->n_instances;
 				for (uint32_t ii = 0; ii < ri->n_instances; ii++) {
 					size_t cell = base + ii;
-					Opra__V1__InstanceValue *iv = &s.iv[cell];
+					Opra__V1__InstanceValue *iv = &s->iv[cell];
 					opra__v1__instance_value__init(iv);
-					s.iv_p[cell] = iv;
+					s->iv_p[cell] = iv;
 					iv->instance = (char *)ri->instances[ii];
 					iv->value =
 						(char *)rating_value_name(ri->cells[cell].label);
@@ -1178,12 +1556,177 @@ static int show(call *c, const ProtobufCMessage *in)
 								? ""
 								: (char *)rating_value_name(
 									  ro->suggested[cell]);
-					iv->version = f.versions[cell];
+					iv->version = versions[cell];
 				}
 			}
 		}
 	}
+	return OPRA_OK;
+}
+
+/* The per-unit views (RatingShowRequest.by_unit), each with its own store
+ * and rating view, freed by units_free. */
+typedef struct {
+	size_t n;
+	show_store *stores;
+	rating_view *views;
+	Opra__V1__UnitRating *units;
+	Opra__V1__UnitRating **units_p;
+	uint32_t *pick;
+} unit_views;
+
+static void units_free(unit_views *u)
+{
+	for (size_t i = 0; i < u->n; i++) {
+		show_store_free(&u->stores[i]);
+		rating_view_free(&u->views[i]);
+		opra_free(u->units[i].instances);
+	}
+	opra_free(u->stores);
+	opra_free(u->views);
+	opra_free(u->units);
+	opra_free(u->units_p);
+	opra_free(u->pick);
+	memset(u, 0, sizeof(*u));
+}
+
+static int units_build(unit_views *u, const facts *f, PGresult *ur, const appraisal_ref *a)
+{
+	int rows = PQntuples(ur);
+	size_t n = 0;
+	for (int i = 0; i < rows; i++)
+		n += i == 0 || strcmp(PQgetvalue(ur, i, 0), PQgetvalue(ur, i - 1, 0)) != 0;
+	u->stores = opra_calloc(n + 1, sizeof(*u->stores));
+	u->views = opra_calloc(n + 1, sizeof(*u->views));
+	u->units = opra_calloc(n + 1, sizeof(*u->units));
+	u->units_p = opra_calloc(n + 1, sizeof(*u->units_p));
+	u->pick = opra_calloc((size_t)f->in.n_instances + 1, sizeof(*u->pick));
+	if (!u->stores || !u->views || !u->units || !u->units_p || !u->pick)
+		return oom();
+	show_form form = {0, 0, 1};
+	for (int i = 0; i < rows;) {
+		int j = i;
+		uint32_t np = 0;
+		for (; j < rows && strcmp(PQgetvalue(ur, j, 0), PQgetvalue(ur, i, 0)) == 0; j++) {
+			uint32_t k =
+				id_lookup_find(&f->instance_at, db_to_ll(PQgetvalue(ur, j, 4)));
+			if (k != RATING_NO_INDEX && np < f->in.n_instances)
+				u->pick[np++] = k;
+		}
+		/* instance indexes ascending: the views list instances by name */
+		for (uint32_t x = 1; x < np; x++)
+			for (uint32_t y = x; y > 0 && u->pick[y - 1] > u->pick[y]; y--) {
+				uint32_t t = u->pick[y];
+				u->pick[y] = u->pick[y - 1];
+				u->pick[y - 1] = t;
+			}
+		size_t k = u->n++;
+		Opra__V1__UnitRating *o = &u->units[k];
+		opra__v1__unit_rating__init(o);
+		u->units_p[k] = o;
+		o->unit = PQgetvalue(ur, i, 1);
+		o->parent = PQgetvalue(ur, i, 2);
+		o->site = PQgetvalue(ur, i, 3);
+		int rc = rating_view_compute(&u->views[k], f, u->pick, np, a);
+		if (rc != OPRA_OK)
+			return rc;
+		o->instances = opra_calloc((size_t)np + 1, sizeof(char *));
+		if (o->instances == NULL)
+			return oom();
+		o->n_instances = np;
+		for (uint32_t x = 0; x < np; x++)
+			o->instances[x] = (char *)u->views[k].instances[x];
+		rc = build_pas(&u->stores[k], &u->views[k].in, &u->views[k].out,
+			       u->views[k].versions, f->r[Q_PAS], form);
+		if (rc != OPRA_OK)
+			return rc;
+		o->process_areas = u->stores[k].pa_p;
+		o->n_process_areas = f->in.n_pas;
+		i = j;
+	}
+	return OPRA_OK;
+}
+
+static int show(call *c, const ProtobufCMessage *in)
+{
+	const Opra__V1__RatingShowRequest *req = (const Opra__V1__RatingShowRequest *)in;
+	appraisal_ref a;
+	long long pa_id = 0, unit_id = 0;
+	const char *unit_name = "";
+	PGresult *unit_res = NULL, *held = NULL, *all_units = NULL;
+	facts f;
+	show_store s;
+	rating_view uv;
+	unit_views units;
+	uint32_t *pick = NULL;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	memset(&uv, 0, sizeof(uv));
+	memset(&units, 0, sizeof(units));
+	memset(&f, 0, sizeof(f));
+	if ((rc = appraisal_open(c, req->appraisal, MEMBERS_READ, APPR_STAFF_READS, &a)) != OPRA_OK)
+		return rc;
+	if (req->process_area[0] && (rc = show_pa(c, &a, req->process_area, &pa_id)) != OPRA_OK)
+		return rc;
+	if (req->unit[0] &&
+	    (rc = show_unit(c, req->unit, &unit_id, &unit_name, &unit_res)) != OPRA_OK)
+		goto done;
+	if ((rc = facts_load(c, &a, pa_id, &f)) != OPRA_OK)
+		goto done;
+	const rating_input *ri = &f.in;
+	const rating_output *ro = &f.out;
+	const int32_t *versions = f.versions;
 	Opra__V1__RatingShowReply rep = OPRA__V1__RATING_SHOW_REPLY__INIT;
+	if (unit_id > 0) {
+		if ((rc = units_query(&held, c, &a, unit_id)) != OPRA_OK)
+			goto done;
+		int rows = PQntuples(held);
+		if (rows == 0) {
+			rc = opra_err_set(OPRA_INVALID_ARGUMENT,
+					  "unit '%s' holds none of the instances of appraisal '%s' "
+					  "(opra appraisal show '%s' lists them; --by-unit shows "
+					  "the units that do)",
+					  unit_name, a.name, a.name);
+			goto done;
+		}
+		pick = opra_calloc((size_t)rows + 1, sizeof(*pick));
+		if (pick == NULL) {
+			rc = oom();
+			goto done;
+		}
+		uint32_t np = 0;
+		for (int i = 0; i < rows; i++) {
+			uint32_t k =
+				id_lookup_find(&f.instance_at, db_to_ll(PQgetvalue(held, i, 4)));
+			if (k != RATING_NO_INDEX)
+				pick[np++] = k;
+		}
+		for (uint32_t x = 1; x < np; x++)
+			for (uint32_t y = x; y > 0 && pick[y - 1] > pick[y]; y--) {
+				uint32_t t = pick[y];
+				pick[y] = pick[y - 1];
+				pick[y - 1] = t;
+			}
+		if ((rc = rating_view_compute(&uv, &f, pick, np, &a)) != OPRA_OK)
+			goto done;
+		ri = &uv.in;
+		ro = &uv.out;
+		versions = uv.versions;
+		rep.unit = (char *)unit_name;
+		rep.unit_instances = (char **)uv.instances;
+		rep.n_unit_instances = np;
+	}
+	show_form form = {req->explain, req->compact, req->summary};
+	if ((rc = build_pas(&s, ri, ro, versions, f.r[Q_PAS], form)) != OPRA_OK)
+		goto done;
+	if (req->by_unit) {
+		if ((rc = units_query(&all_units, c, &a, 0)) != OPRA_OK ||
+		    (rc = units_build(&units, &f, all_units, &a)) != OPRA_OK)
+			goto done;
+		rep.units = units.units_p;
+		rep.n_units = units.n;
+	}
 	rep.appraisal = a.name;
 	rep.sealed = a.sealed;
 	rep.process_areas = s.pa_p;
@@ -1194,14 +1737,20 @@ static int show(call *c, const ProtobufCMessage *in)
 		rep.events = db_to_ll(PQgetvalue(mr, 0, 1));
 	}
 	rep.characterisations = f.characterisations;
-	if (req->compact) {
+	if (req->compact || req->summary) {
 		rep.instances = (char **)ri->instances;
 		rep.n_instances = ri->n_instances;
 	}
 	rc = call_reply(c, &rep.base);
 done:
+	units_free(&units);
+	rating_view_free(&uv);
+	opra_free(pick);
 	show_store_free(&s);
 	facts_free(&f);
+	PQclear(unit_res);
+	PQclear(held);
+	PQclear(all_units);
 	return rc;
 }
 

@@ -921,6 +921,102 @@ static void model_in_use_is_not_replaced(void **state)
 	import_model(cl[U_ADMIN], model_c, 1, OPRA_OK);
 }
 
+/* Issue 8 item 6: the dashboard numbers of Show. Appraisal "dash" (demo-a,
+ * AAA and MA, one specific practice each; instances claims and billing):
+ * AAA:SG1.SP1 is FI on claims and PI on billing (aggregation row A3: a
+ * lead's judgement is needed), MA:SG1.SP1 is LI on claims and not
+ * characterised on billing. Evidence: an accepted artifact and affirmation
+ * on AAA@claims, an accepted affirmation on AAA@billing, a proposed
+ * artifact and a rejected one on MA. */
+static void dashboard_numbers(void **state)
+{
+	Opra__V1__AppraisalReply *rep = NULL;
+	create_spec s = {{"demo-a", NULL}, {"AAA", "MA", NULL}, 0, -1, -1};
+	assert_int_equal(create(cl[U_ALICE], "dash", &s, NULL), OPRA_OK);
+
+	/* No instances yet: nothing to count, nothing to divide by. */
+	assert_int_equal(show(cl[U_ALICE], "dash", &rep), OPRA_OK);
+	assert_non_null(rep->appraisal->dashboard);
+	assert_int_equal(rep->appraisal->dashboard->practices, 2);
+	assert_int_equal(rep->appraisal->dashboard->practice_instances, 0);
+	assert_int_equal(rep->appraisal->dashboard->open_judgements, 0);
+	testserver_reply_free(rep);
+
+	assert_int_equal(scope(cl[U_ALICE], "dash", "claims", "billing", NULL, NULL), OPRA_OK);
+	assert_int_equal(
+		db_exec_script(
+			ts.db,
+			"INSERT INTO characterisations (appraisal_id, practice_id, instance_id, "
+			"value, updated_by) SELECT a.id, p.id, i.id, v.val, a.created_by FROM "
+			"appraisals a JOIN appraisal_instances i ON i.appraisal_id = a.id JOIN "
+			"(VALUES ('AAA:SG1.SP1', 'claims', 'fi'), ('AAA:SG1.SP1', 'billing', "
+			"'pi'), "
+			"('MA:SG1.SP1', 'claims', 'li')) v(pr, inst, val) ON v.inst = i.name JOIN "
+			"practices p ON p.full_id = v.pr JOIN models m ON m.id = p.model_id AND "
+			"m.key = 'demo-a' WHERE a.name = 'dash';"
+			"INSERT INTO evidence (appraisal_id, practice_id, instance_id, kind, "
+			"title, "
+			"status, sha256, size, body_text, submitted_by) SELECT a.id, p.id, i.id, "
+			"v.k, 'fixture', v.st, sha256(convert_to(v.pr || v.inst || v.k || v.st, "
+			"'UTF8')), 1, 'x', a.created_by FROM appraisals a JOIN appraisal_instances "
+			"i ON i.appraisal_id = a.id JOIN (VALUES ('AAA:SG1.SP1', 'claims', "
+			"'artifact', 'accepted'), ('AAA:SG1.SP1', 'claims', 'affirmation', "
+			"'accepted'), ('AAA:SG1.SP1', 'billing', 'affirmation', 'accepted'), "
+			"('MA:SG1.SP1', 'claims', 'artifact', 'proposed'), ('MA:SG1.SP1', "
+			"'billing', 'artifact', 'rejected')) v(pr, inst, k, st) ON v.inst = i.name "
+			"JOIN practices p ON p.full_id = v.pr JOIN models m ON m.id = p.model_id "
+			"AND m.key = 'demo-a' WHERE a.name = 'dash';"),
+		OPRA_OK);
+
+	/* Every reader sees the same numbers. */
+	int readers[3] = {U_ALICE, U_ADMIN, U_PO};
+	for (int k = 0; k < 3; k++) {
+		assert_int_equal(show(cl[readers[k]], "dash", &rep), OPRA_OK);
+		const Opra__V1__AppraisalDashboard *d = rep->appraisal->dashboard;
+		assert_non_null(d);
+		assert_int_equal(d->practices, 2);
+		assert_int_equal(d->practice_instances, 4);
+		assert_int_equal(d->with_artifact, 1);
+		assert_int_equal(d->with_affirmation, 2);
+		assert_int_equal(d->fi, 1);
+		assert_int_equal(d->li, 1);
+		assert_int_equal(d->pi, 1);
+		assert_int_equal(d->ni, 0);
+		assert_int_equal(d->ny, 0);
+		assert_int_equal(d->uncharacterised, 1);
+		assert_int_equal(d->open_judgements, 1);
+		assert_int_equal(d->proposed_evidence, 1);
+		assert_int_equal(rep->appraisal->evidence, 5); /* the old count stays */
+		testserver_reply_free(rep);
+	}
+
+	/* A lead's judgement closes the open one; a judgement outside the
+	 * allowed pair (A3: LI or PI) would not. */
+	assert_int_equal(db_exec_script(ts.db,
+					"INSERT INTO judgements (appraisal_id, practice_id, value, "
+					"rationale, judged_by) SELECT a.id, p.id, 'fi', 'no', "
+					"a.created_by FROM appraisals a, practices p JOIN models m "
+					"ON m.id = p.model_id WHERE a.name = 'dash' AND m.key = "
+					"'demo-a' AND p.full_id = 'AAA:SG1.SP1'"),
+			 OPRA_OK);
+	assert_int_equal(show(cl[U_ALICE], "dash", &rep), OPRA_OK);
+	assert_int_equal(rep->appraisal->dashboard->open_judgements, 1);
+	testserver_reply_free(rep);
+	assert_int_equal(db_exec_script(ts.db, "UPDATE judgements SET value = 'li' WHERE "
+					       "appraisal_id = (SELECT id FROM appraisals WHERE "
+					       "name = 'dash')"),
+			 OPRA_OK);
+	assert_int_equal(show(cl[U_ALICE], "dash", &rep), OPRA_OK);
+	assert_int_equal(rep->appraisal->dashboard->open_judgements, 0);
+	testserver_reply_free(rep);
+
+	/* Replies of changes carry no dashboard (only Show computes it). */
+	assert_int_equal(member(cl[U_ALICE], "dash", "carol", "viewer", &rep), OPRA_OK);
+	assert_null(rep->appraisal->dashboard);
+	testserver_reply_free(rep);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -935,6 +1031,7 @@ int main(void)
 		cmocka_unit_test(finalize_seals),
 		cmocka_unit_test(inventory_removal_rule),
 		cmocka_unit_test(model_in_use_is_not_replaced),
+		cmocka_unit_test(dashboard_numbers),
 	};
 	cmocka_set_message_output(CM_OUTPUT_STDOUT);
 	return cmocka_run_group_tests(tests, setup, teardown);

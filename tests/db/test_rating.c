@@ -977,6 +977,236 @@ static void compact_show_matches(void **state)
 	testserver_reply_free(cmp);
 }
 
+/* ---- gaps, blocking goals, unit views (issue 8) ---- */
+
+static int show_req(int who, Opra__V1__RatingShowRequest *req, Opra__V1__RatingShowReply **out)
+{
+	return testserver_call(cl[who], M("Show"), &req->base,
+			       &opra__v1__rating_show_reply__descriptor, out, NULL);
+}
+
+static const Opra__V1__BlockingGoal *only_blocking(const Opra__V1__PaRating *pa, const char *goal)
+{
+	assert_int_equal(pa->n_blocking, 1);
+	assert_string_equal(pa->blocking[0]->id, goal);
+	return pa->blocking[0];
+}
+
+static void assert_strings(char **v, size_t n, const char *const *want, size_t n_want)
+{
+	assert_int_equal(n, n_want);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(v[i], want[i]);
+}
+
+/* On "rate" after the tests above: AA is CL0 against target 2 (gap 2),
+ * blocked by SG1 through a significant weakness on AA:SG1.SP2 at claims;
+ * BB is CL1 (gap 1), blocked by GG2 through BB:GG2.GP2 (PI at both
+ * instances); CC is not rated, blocked by SG1 for want of an artifact at
+ * billing. The summary form carries the same levels without practices. */
+static void gaps_and_blocking(void **state)
+{
+	(void)state;
+	Opra__V1__RatingShowReply *r = NULL;
+	assert_int_equal(show(U_VIEWER, "rate", NULL, 0, &r), OPRA_OK);
+	const Opra__V1__PaRating *aa = pa_of(r, "AA"), *bb = pa_of(r, "BB"), *cc = pa_of(r, "CC");
+	/* AA: CL0 since significant_weakness (target 2) */
+	assert_int_equal(aa->capability_level, 0);
+	assert_int_equal(aa->gap, 2);
+	assert_int_equal(aa->next_level, 1);
+	const Opra__V1__BlockingGoal *w = only_blocking(aa, "SG1");
+	static const char *const weak[] = {"significant-weakness"};
+	assert_strings(w->reasons, w->n_reasons, weak, 1);
+	assert_int_equal(w->n_practices, 1);
+	assert_string_equal(w->practices[0]->id, "AA:SG1.SP2");
+	assert_string_equal(w->practices[0]->org_value, "fi");
+	static const char *const claims[] = {"claims"};
+	assert_strings(w->practices[0]->instances, w->practices[0]->n_instances, claims, 1);
+	assert_non_null(strstr(w->explanation, "no owner for the asset register"));
+
+	assert_int_equal(bb->capability_level, 1);
+	assert_int_equal(bb->gap, 1);
+	assert_int_equal(bb->next_level, 2);
+	const Opra__V1__BlockingGoal *b = only_blocking(bb, "GG2");
+	assert_string_equal(b->rating, "unsatisfied");
+	static const char *const partial[] = {"partial"};
+	assert_strings(b->reasons, b->n_reasons, partial, 1);
+	assert_int_equal(b->n_practices, 1);
+	assert_string_equal(b->practices[0]->id, "BB:GG2.GP2");
+	assert_string_equal(b->practices[0]->org_value, "pi");
+	static const char *const both[] = {"billing", "claims"};
+	assert_strings(b->practices[0]->instances, b->practices[0]->n_instances, both, 2);
+	assert_non_null(strstr(b->explanation, "BB:GG2.GP2"));
+
+	assert_string_equal(cc->status, "not-rated");
+	assert_int_equal(cc->gap, -1); /* not rated: no gap, never read as 0 */
+	assert_int_equal(cc->next_level, 1);
+	b = only_blocking(cc, "SG1");
+	assert_string_equal(b->rating, "not-rated");
+	static const char *const no_artifact[] = {"no-artifact"};
+	assert_strings(b->reasons, b->n_reasons, no_artifact, 1);
+	assert_int_equal(b->n_practices, 1);
+	assert_string_equal(b->practices[0]->id, "CC:SG1.SP1");
+	static const char *const billing[] = {"billing"};
+	assert_strings(b->practices[0]->instances, b->practices[0]->n_instances, billing, 1);
+	testserver_reply_free(r);
+
+	/* summary: the same levels and gaps, goals without practices */
+	Opra__V1__RatingShowRequest req = OPRA__V1__RATING_SHOW_REQUEST__INIT;
+	req.appraisal = "rate";
+	req.summary = 1;
+	assert_int_equal(show_req(U_PO, &req, &r), OPRA_OK);
+	bb = pa_of(r, "BB");
+	assert_int_equal(bb->capability_level, 1);
+	assert_int_equal(bb->gap, 1);
+	assert_int_equal(bb->n_blocking, 1);
+	assert_string_equal(goal_of(bb, "GG2")->rating, "unsatisfied");
+	for (size_t a = 0; a < r->n_process_areas; a++)
+		for (size_t g = 0; g < r->process_areas[a]->n_goals; g++)
+			assert_int_equal(r->process_areas[a]->goals[g]->n_practices, 0);
+	assert_int_equal(r->n_instances, 2);
+	assert_int_equal(r->n_units, 0);
+	testserver_reply_free(r);
+}
+
+/* Appraisal "sites": PA AA (target 2) over service n1 (unit north),
+ * service s1 (unit south) and the unit lab (a child of south) itself;
+ * north and south are children of org. Everything FI except AA:SG1.SP2,
+ * PI at s1 and lab. Organisation: FI + PI needs judgement (not rated);
+ * north CL2; south (s1 + lab) and lab CL0, blocked by AA:SG1.SP2. */
+static void unit_views(void **state)
+{
+	(void)state;
+	sql("INSERT INTO units (name) VALUES ('org');"
+	    "INSERT INTO units (name, parent_id, site) SELECT v.n, u.id, v.s FROM units u, "
+	    "(VALUES ('north', 'Boston'), ('south', 'Austin')) v(n, s) WHERE u.name = 'org';"
+	    "INSERT INTO units (name, parent_id) SELECT 'lab', id FROM units WHERE name = 'south';"
+	    "INSERT INTO units (name, parent_id) SELECT 'idle', id FROM units WHERE name = 'org';"
+	    "INSERT INTO services (name, unit_id) SELECT 'n1', id FROM units WHERE name = 'north';"
+	    "INSERT INTO services (name, unit_id) SELECT 's1', id FROM units WHERE name = 'south';"
+	    "INSERT INTO appraisals (name, created_by, target_level) SELECT 'sites', id, 2 FROM "
+	    "users WHERE name = 'lead';"
+	    "INSERT INTO appraisal_models SELECT a.id, m.id FROM appraisals a, models m WHERE "
+	    "a.name = 'sites' AND m.key = 'ta-1';"
+	    "INSERT INTO appraisal_pas (appraisal_id, pa_id) SELECT a.id, pa.id FROM appraisals "
+	    "a, process_areas pa JOIN models m ON m.id = pa.model_id WHERE a.name = 'sites' AND "
+	    "m.key = 'ta-1' AND pa.code = 'AA';"
+	    "INSERT INTO appraisal_instances (appraisal_id, kind, service_id, name, added_by) "
+	    "SELECT a.id, 'service', s.id, s.name, a.created_by FROM appraisals a, services s "
+	    "WHERE a.name = 'sites' AND s.name IN ('n1', 's1');"
+	    "INSERT INTO appraisal_instances (appraisal_id, kind, unit_id, name, added_by) "
+	    "SELECT a.id, 'unit', u.id, u.name, a.created_by FROM appraisals a, units u "
+	    "WHERE a.name = 'sites' AND u.name = 'lab';"
+	    "INSERT INTO appraisal_members (appraisal_id, user_id, role, added_by) "
+	    "SELECT a.id, u.id, r, a.created_by FROM appraisals a, (VALUES ('lead', 'lead'), "
+	    "('appraiser', 'appraiser'), ('viewer', 'viewer')) v(n, r) JOIN users u ON u.name = "
+	    "v.n WHERE a.name = 'sites';"
+	    "INSERT INTO evidence (appraisal_id, practice_id, instance_id, kind, title, status, "
+	    "sha256, size, body_text, submitted_by) SELECT a.id, p.id, i.id, k, 'sites', "
+	    "'accepted', sha256(convert_to('sites' || p.full_id || i.name || k, 'UTF8')), 1, "
+	    "'x', a.created_by FROM appraisals a JOIN appraisal_instances i ON i.appraisal_id = "
+	    "a.id CROSS JOIN practices p JOIN goals g ON g.id = p.goal_id JOIN process_areas pa "
+	    "ON pa.id = g.pa_id JOIN models m ON m.id = pa.model_id CROSS JOIN "
+	    "unnest(ARRAY['artifact', 'affirmation']) k WHERE a.name = 'sites' AND m.key = "
+	    "'ta-1' AND pa.code = 'AA';");
+	static const char *const inst[] = {"lab", "n1", "s1"};
+	for (size_t p = 0; p < 5; p++)
+		for (size_t i = 0; i < 3; i++) {
+			char id[32];
+			snprintf(id, sizeof(id), "AA:%s", practices_of_pa[p]);
+			const char *v = p == 1 && i != 1 ? "PI" : "FI";
+			if (characterize(U_APPRAISER, "sites", id, inst[i], v, 0, 0, NULL) !=
+			    OPRA_OK)
+				fail_msg("characterize %s@%s: %s", id, inst[i], opra_err_msg());
+		}
+
+	Opra__V1__RatingShowRequest req = OPRA__V1__RATING_SHOW_REQUEST__INIT;
+	Opra__V1__RatingShowReply *r = NULL;
+	req.appraisal = "sites";
+	req.by_unit = 1;
+	assert_int_equal(show_req(U_VIEWER, &req, &r), OPRA_OK);
+	const Opra__V1__PaRating *aa = pa_of(r, "AA");
+	assert_string_equal(aa->status, "not-rated");
+	assert_int_equal(aa->gap, -1);
+	const Opra__V1__BlockingGoal *b = only_blocking(aa, "SG1");
+	static const char *const judgement[] = {"needs-judgement"};
+	assert_strings(b->reasons, b->n_reasons, judgement, 1);
+	static const char *const pi_at[] = {"lab", "s1"};
+	assert_int_equal(b->n_practices, 1);
+	assert_string_equal(b->practices[0]->id, "AA:SG1.SP2");
+	assert_string_equal(b->practices[0]->org_value, "needs-judgement");
+	assert_strings(b->practices[0]->instances, b->practices[0]->n_instances, pi_at, 2);
+	/* every unit holding an instance, root first, depth-first by name;
+	 * idle holds none and is left out */
+	assert_int_equal(r->n_units, 4);
+	static const char *const units[] = {"org", "north", "south", "lab"};
+	static const char *const parents[] = {"", "org", "org", "south"};
+	static const int levels[] = {-1, 2, 0, 0};
+	static const int gaps[] = {-1, 0, 2, 2};
+	static const size_t n_inst[] = {3, 1, 2, 1};
+	for (size_t u = 0; u < 4; u++) {
+		const Opra__V1__UnitRating *ur = r->units[u];
+		assert_string_equal(ur->unit, units[u]);
+		assert_string_equal(ur->parent, parents[u]);
+		assert_int_equal(ur->n_instances, n_inst[u]);
+		assert_int_equal(ur->n_process_areas, 1);
+		assert_int_equal(ur->process_areas[0]->capability_level, levels[u]);
+		assert_int_equal(ur->process_areas[0]->gap, gaps[u]);
+		assert_int_equal(ur->process_areas[0]->goals[0]->n_practices, 0);
+	}
+	assert_string_equal(r->units[1]->site, "Boston");
+	static const char *const south[] = {"lab", "s1"};
+	assert_strings(r->units[2]->instances, r->units[2]->n_instances, south, 2);
+	b = only_blocking(r->units[2]->process_areas[0], "SG1");
+	assert_string_equal(b->rating, "unsatisfied");
+	assert_string_equal(b->practices[0]->id, "AA:SG1.SP2");
+	assert_string_equal(b->practices[0]->org_value, "pi");
+	assert_strings(b->practices[0]->instances, b->practices[0]->n_instances, south, 2);
+	testserver_reply_free(r);
+
+	/* a unit filter: the unit's instances only, with their cells */
+	Opra__V1__RatingShowRequest one = OPRA__V1__RATING_SHOW_REQUEST__INIT;
+	one.appraisal = "sites";
+	one.unit = "north";
+	assert_int_equal(show_req(U_PO, &one, &r), OPRA_OK);
+	assert_string_equal(r->unit, "north");
+	static const char *const n1[] = {"n1"};
+	assert_strings(r->unit_instances, r->n_unit_instances, n1, 1);
+	aa = pa_of(r, "AA");
+	assert_int_equal(aa->capability_level, 2);
+	assert_int_equal(aa->gap, 0);
+	const Opra__V1__PracticeRating *p = practice_of(aa, "AA:SG1.SP2");
+	assert_int_equal(p->n_instances, 1);
+	assert_string_equal(cell_of(p, "n1")->value, "fi");
+	assert_int_equal(r->characterisations, 15); /* of the whole appraisal */
+	testserver_reply_free(r);
+	one.unit = "lab";
+	assert_int_equal(show_req(U_PO, &one, &r), OPRA_OK);
+	assert_int_equal(pa_of(r, "AA")->capability_level, 0);
+	testserver_reply_free(r);
+
+	/* bad input: nothing rated, a clear status */
+	long events = count("SELECT count(*) FROM events");
+	one.unit = "nowhere";
+	assert_int_equal(show_req(U_PO, &one, &r), OPRA_NOT_FOUND);
+	assert_non_null(strstr(opra_err_msg(), "nowhere"));
+	one.unit = "idle";
+	assert_int_equal(show_req(U_PO, &one, &r), OPRA_INVALID_ARGUMENT);
+	assert_non_null(strstr(opra_err_msg(), "holds none of the instances"));
+	char longname[300];
+	memset(longname, 'u', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	one.unit = longname;
+	assert_int_equal(show_req(U_PO, &one, &r), OPRA_INVALID_ARGUMENT);
+	one.unit = "no\nrth";
+	assert_int_equal(show_req(U_PO, &one, &r), OPRA_INVALID_ARGUMENT);
+	one.unit = "' OR 1=1 --";
+	assert_int_equal(show_req(U_PO, &one, &r), OPRA_NOT_FOUND);
+	req.by_unit = 1;
+	assert_int_equal(show_req(U_OUTSIDER, &req, &r), OPRA_PERMISSION_DENIED);
+	assert_int_equal(count("SELECT count(*) FROM events"), events);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -989,6 +1219,8 @@ int main(void)
 		cmocka_unit_test(rating_cells_follow_characterisations),
 		cmocka_unit_test(rating_cells_follow_evidence),
 		cmocka_unit_test(compact_show_matches),
+		cmocka_unit_test(gaps_and_blocking),
+		cmocka_unit_test(unit_views),
 	};
 	cmocka_set_message_output(CM_OUTPUT_STDOUT);
 	return cmocka_run_group_tests(tests, setup, teardown);
