@@ -4,8 +4,9 @@
  *  1. small text affirmations per second (Evidence/Submit, each with its
  *     own idempotency key) at 1, 16 and 64 concurrent clients, against
  *     pgbench running a one-row INSERT script with the same client counts;
- *  2. one artifact upload of --upload-mib MiB (default 256) through the real
- *     rpc client (hash the file, UploadBegin, 1 MiB chunks, UploadCommit),
+ *  2. one artifact upload of --upload-mib MiB (default 256) through the
+ *     CLI's own upload code (client/upload.c: hash the file, UploadBegin,
+ *     the chunks on --upload-streams connections at once, UploadCommit),
  *     against COPY of the same bytes into a bytea table in 1 MiB rows (the
  *     same storage setting as upload_chunks); the oprad process's RSS is
  *     sampled from /proc while the upload runs;
@@ -18,12 +19,14 @@
  *
  * usage: bench_evidence --server URL --token ADMIN_TOKEN --db CONNINFO
  *                       [--seconds S] [--clients 1,16,64] [--upload-mib N]
+ *                       [--upload-streams N (default 4)]
  *                       [--oprad-pid PID] [--pgbench PATH] [--dir TMPDIR] */
 #include "db.h"
 #include "opra_err.h"
 #include "opra_log.h"
 #include "rpc.h"
 #include "sha256.h"
+#include "upload.h"
 
 #include "opra/v1/evidence.pb-c.h"
 #include "opra/v1/user.pb-c.h"
@@ -292,65 +295,106 @@ static int make_file(const char *path, size_t mib)
 	return rc;
 }
 
-/* Uploads the file through the rpc client the way `opra evidence submit
- * --file` does. *stored: the server already had it. */
-static int upload(rpc_client *c, const char *path, const char *hash_cache, int *stored)
+/* Uploads the file the way `opra evidence submit --file` does: hash it
+ * (through the client's hash cache), then the CLI's own upload code
+ * (client/upload.c: UploadBegin, the missing chunks on `streams`
+ * connections, UploadCommit). *stored: the server already had it. */
+static int upload(rpc_client *c, const rpc_options *o, int streams, const char *path,
+		  const char *hash_cache, int *stored)
 {
 	uint8_t digest[SHA256_BYTES];
 	uint64_t size = 0;
-	char hex[SHA256_HEX_LEN + 1];
-	int rc, fd = -1;
-	uint8_t *buf = NULL;
-	Opra__V1__UploadBeginReply *b = NULL;
+	char hex[SHA256_HEX_LEN + 1], key[40];
+	int rc, fd;
 
 	if ((rc = sha256_file_cached(path, hash_cache, digest, &size)) != OPRA_OK)
 		return rc;
 	sha256_hex(hex, digest);
-	Opra__V1__UploadBeginRequest br = OPRA__V1__UPLOAD_BEGIN_REQUEST__INIT;
-	br.appraisal = appraisal_name;
-	br.sha256 = hex;
-	br.size = size;
-	if ((rc = rpc_call(c, "opra.v1.Evidence/UploadBegin", &br.base,
-			   &opra__v1__upload_begin_reply__descriptor, (ProtobufCMessage **)&b,
-			   NULL)) != OPRA_OK)
-		return rc;
-	*stored = b->stored;
-	if (b->stored)
-		goto done;
-	if ((fd = open(path, O_RDONLY)) < 0 || (buf = malloc(b->chunk_size)) == NULL) {
-		rc = opra_err_set(OPRA_INTERNAL, "cannot read %s", path);
-		goto done;
-	}
-	for (size_t r = 0; r < b->n_missing; r++) {
-		for (uint32_t s = b->missing[r]->first;
-		     s < b->missing[r]->first + b->missing[r]->count; s++) {
-			uint64_t off = (uint64_t)s * b->chunk_size;
-			size_t len =
-				size - off < b->chunk_size ? (size_t)(size - off) : b->chunk_size;
-			if (pread(fd, buf, len, (off_t)off) != (ssize_t)len) {
-				rc = opra_err_set(OPRA_INTERNAL, "short read of %s", path);
-				goto done;
-			}
-			Opra__V1__UploadChunkRequest cr = OPRA__V1__UPLOAD_CHUNK_REQUEST__INIT;
-			cr.upload_id = b->upload_id;
-			cr.seq = s;
-			cr.data.data = buf;
-			cr.data.len = len;
-			if ((rc = rpc_call(c, "opra.v1.Evidence/UploadChunk", &cr.base, NULL, NULL,
-					   NULL)) != OPRA_OK)
-				goto done;
-		}
-	}
-	Opra__V1__UploadCommitRequest cm = OPRA__V1__UPLOAD_COMMIT_REQUEST__INIT;
-	cm.upload_id = b->upload_id;
-	rc = rpc_call(c, "opra.v1.Evidence/UploadCommit", &cm.base, NULL, NULL, NULL);
-done:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	if (b)
-		protobuf_c_message_free_unpacked(&b->base, NULL);
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return opra_err_set(OPRA_INTERNAL, "cannot read %s", path);
+	rpc_new_key(key);
+	upload_params up = {
+		.rpc = c, .more = o, .streams = streams, .appraisal = appraisal_name, .key = key};
+	upload_source src = {
+		.fd = fd, .name = path, .sha256 = hex, .size = size, .check_size = true};
+	upload_result res;
+	rc = upload_run(&up, &src, &res);
+	close(fd);
+	*stored = rc == OPRA_OK && res.deduplicated;
 	return rc;
+}
+
+/* ---- CPU accounting: where an upload's time goes ---- */
+
+static long pg_postmaster_pid;
+static long clock_ticks;
+
+/* utime + stime of one process in seconds, or 0. */
+static double proc_cpu_s(long pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')'); /* after the command name */
+	unsigned long long ut = 0, st = 0;
+	if (p == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)clock_ticks;
+}
+
+/* CPU seconds so far of the PostgreSQL server's processes (the postmaster's
+ * children: backends, WAL writer, checkpointer; a backend that exits takes
+ * its time with it, so take both readings while the connections are open). */
+static double pg_cpu_s(void)
+{
+	double sum = 0;
+	DIR *dir = pg_postmaster_pid ? opendir("/proc") : NULL;
+	for (struct dirent *de; dir && (de = readdir(dir)) != NULL;) {
+		char path[64], buf[512];
+		long pid = strtol(de->d_name, NULL, 10), ppid = 0;
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+		FILE *f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		const char *p = strrchr(buf, ')');
+		if (p && sscanf(p + 2, "%*c %ld", &ppid) == 1 && ppid == pg_postmaster_pid)
+			sum += proc_cpu_s(pid);
+	}
+	if (dir)
+		closedir(dir);
+	return sum;
+}
+
+static double self_cpu_s(void)
+{
+	return proc_cpu_s((long)getpid());
+}
+
+typedef struct {
+	double self, oprad, pg;
+} cpu_mark;
+
+static cpu_mark cpu_now(void)
+{
+	cpu_mark m = {self_cpu_s(), oprad_pid ? proc_cpu_s(oprad_pid) : 0, pg_cpu_s()};
+	return m;
+}
+
+static void cpu_print(const char *what, cpu_mark a, cpu_mark b, double wall)
+{
+	printf("    CPU during %s: client %.2f s, oprad %.2f s, PostgreSQL %.2f s (wall %.2f s)\n",
+	       what, b.self - a.self, b.oprad - a.oprad, b.pg - a.pg, wall);
 }
 
 /* COPY (binary) of the file into a bytea table in 1 MiB rows, one
@@ -410,7 +454,7 @@ done:
 int main(int argc, char **argv)
 {
 	double seconds = 2;
-	long upload_mib = 256;
+	long upload_mib = 256, streams = UPLOAD_STREAMS_DEFAULT;
 	const char *clients_arg = "1,16,64", *dir = "/tmp";
 	pgbench_path = "/usr/lib/postgresql/15/bin/pgbench";
 	for (int i = 1; i + 1 < argc; i += 2) {
@@ -426,6 +470,8 @@ int main(int argc, char **argv)
 			clients_arg = argv[i + 1];
 		else if (strcmp(argv[i], "--upload-mib") == 0)
 			upload_mib = strtol(argv[i + 1], NULL, 10);
+		else if (strcmp(argv[i], "--upload-streams") == 0)
+			streams = strtol(argv[i + 1], NULL, 10);
 		else if (strcmp(argv[i], "--oprad-pid") == 0)
 			oprad_pid = strtol(argv[i + 1], NULL, 10);
 		else if (strcmp(argv[i], "--pgbench") == 0)
@@ -434,10 +480,11 @@ int main(int argc, char **argv)
 			dir = argv[i + 1];
 	}
 	if (!server_url || !admin_token || !conninfo || seconds <= 0 || seconds > 600 ||
-	    upload_mib < 0 || upload_mib > 4096) {
-		fprintf(stderr, "usage: bench_evidence --server URL --token ADMIN_TOKEN --db "
-				"CONNINFO [--seconds S] [--clients 1,16,64] [--upload-mib N] "
-				"[--oprad-pid PID] [--pgbench PATH] [--dir TMPDIR]\n");
+	    upload_mib < 0 || upload_mib > 4096 || streams < 1 || streams > UPLOAD_STREAMS_MAX) {
+		fprintf(stderr,
+			"usage: bench_evidence --server URL --token ADMIN_TOKEN --db "
+			"CONNINFO [--seconds S] [--clients 1,16,64] [--upload-mib N] "
+			"[--upload-streams N] [--oprad-pid PID] [--pgbench PATH] [--dir TMPDIR]\n");
 		return 2;
 	}
 	opra_log_set_level(OPRA_LOG_ERROR);
@@ -445,6 +492,26 @@ int main(int argc, char **argv)
 	if (db_open(&d, conninfo) != OPRA_OK) {
 		fprintf(stderr, "bench_evidence: %s\n", opra_err_msg());
 		return 1;
+	}
+	clock_ticks = sysconf(_SC_CLK_TCK);
+	{
+		/* The postmaster: the parent of this connection's backend (on
+		 * this machine; elsewhere the PostgreSQL column reads 0). */
+		PGresult *r = NULL;
+		if (db_exec(&r, d, 1, "SELECT pg_backend_pid()", 0, NULL) == OPRA_OK) {
+			char path[64], buf[512];
+			snprintf(path, sizeof(path), "/proc/%s/stat", PQgetvalue(r, 0, 0));
+			FILE *f = fopen(path, "r");
+			if (f) {
+				size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+				buf[n] = '\0';
+				const char *p = strrchr(buf, ')');
+				if (p == NULL || sscanf(p + 2, "%*c %ld", &pg_postmaster_pid) != 1)
+					pg_postmaster_pid = 0;
+				fclose(f);
+			}
+		}
+		PQclear(r);
 	}
 	char tag[32];
 	snprintf(tag, sizeof(tag), "%ld-%ld", (long)getpid(), (long)time(NULL) % 100000);
@@ -512,10 +579,12 @@ int main(int argc, char **argv)
 			failed = 1;
 			goto out;
 		}
-		printf("\nevidence: one %ld MiB artifact upload (hash + begin + 1 MiB chunks + "
-		       "commit, one client) vs COPY of the same bytes\n\n",
-		       upload_mib);
+		printf("\nevidence: one %ld MiB artifact upload (hash + begin + chunks on %ld "
+		       "connections + commit: the CLI's upload code) vs COPY of the same bytes\n\n",
+		       upload_mib, streams);
+		cpu_mark c0 = cpu_now();
 		double copy_s = copy_baseline(d, path);
+		cpu_mark c1 = cpu_now();
 		db_cmd(d, "CHECKPOINT", 0, NULL);
 		rpc_options o = {.n_urls = 1, .token = user_token, .timeout_ms = 120000};
 		o.urls[0] = server_url;
@@ -527,9 +596,11 @@ int main(int argc, char **argv)
 		if (oprad_pid)
 			pthread_create(&rt, NULL, rss_worker, &rs);
 		int stored = 0;
+		cpu_mark c1b = cpu_now();
 		double t0 = now_s();
-		int rc = upload(c, path, hash_cache, &stored);
+		int rc = upload(c, &o, (int)streams, path, hash_cache, &stored);
 		double up_s = now_s() - t0;
+		cpu_mark c2 = cpu_now();
 		if (oprad_pid) {
 			atomic_store(&rs.stop, 1);
 			pthread_join(rt, NULL);
@@ -544,6 +615,8 @@ int main(int argc, char **argv)
 		       copy_s, mib / copy_s);
 		printf("  %-44s %8.2f s  %7.1f MiB/s\n", "upload through oprad, end to end", up_s,
 		       mib / up_s);
+		cpu_print("COPY", c0, c1, copy_s);
+		cpu_print("the upload", c1b, c2, up_s);
 		double ratio = copy_s > 0 ? copy_s / up_s : 0;
 		printf("  ratio: %.2fx COPY's throughput (goal >= 0.5x: %s)\n", ratio,
 		       met(ratio >= 0.5));
@@ -554,7 +627,7 @@ int main(int argc, char **argv)
 			       (double)rs.max_kb / 1024, rs.samples, met(rs.max_kb < 64 * 1024));
 
 		t0 = now_s();
-		rc = upload(c, path, hash_cache, &stored);
+		rc = upload(c, &o, (int)streams, path, hash_cache, &stored);
 		double dd_s = now_s() - t0;
 		if (rc != OPRA_OK || !stored) {
 			fprintf(stderr, "bench_evidence: second upload: %s%s\n", opra_err_msg(),

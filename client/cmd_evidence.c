@@ -9,10 +9,13 @@
  * from the operation's key (KEY/commit, KEY for Submit; each UploadBegin,
  * which only reports and is naturally idempotent, KEY/begin/RANDOM), so a
  * retry, a re-run with --idempotency-key or a spooled delivery is applied
- * once. A dropped connection is retried with backoff; the upload then asks
- * UploadBegin again which chunks are still missing (resume). The file is
- * read chunk by chunk and re-hashed on the way, so a file that changes while
- * it is sent is never committed. */
+ * once. The upload itself (client/upload.c, shared with the benchmark)
+ * sends several chunks at once on separate connections; a dropped
+ * connection is retried with backoff and the upload then asks UploadBegin
+ * again which chunks are still missing (resume). The file is read chunk by
+ * chunk; the server hashes what it stores and commits only bytes that match
+ * the declared SHA-256, so a file that changes while it is sent is never
+ * committed. */
 #include "cli.h"
 
 #include "opra_alloc.h"
@@ -21,6 +24,7 @@
 #include "sha256.h"
 #include "spool.h"
 #include "token.h"
+#include "upload.h"
 
 #include "opra/v1/evidence.pb-c.h"
 #include "opra/v1/rating.pb-c.h"
@@ -37,17 +41,11 @@
 /* Extra tries of one step after a transient failure (backoff 100 ms, 200
  * ms, ... 1.6 s: about 3 s in all before giving up or spooling). */
 #define EV_RETRIES 5
-/* The largest chunk size a server may ask for (the rpc client receives up
- * to 256 MiB; a chunk buffer is held once). */
-#define EV_CHUNK_MAX (64u * 1024u * 1024u)
 /* The longest --idempotency-key (derived keys add "/begin/xxxxxxxx"). */
 #define EV_KEY_MAX 100
 /* The text limit of the protocol (evidence.proto). */
 #define EV_TEXT_MAX (64u * 1024u)
 
-static const char *const M_BEGIN = "opra.v1.Evidence/UploadBegin";
-static const char *const M_CHUNK = "opra.v1.Evidence/UploadChunk";
-static const char *const M_COMMIT = "opra.v1.Evidence/UploadCommit";
 static const char *const M_SUBMIT = "opra.v1.Evidence/Submit";
 
 static int oom(cli_ctx *ctx)
@@ -106,287 +104,83 @@ static void human_size(char *out, size_t size, uint64_t n)
 		snprintf(out, size, "%.2f GiB", (double)n / (1024.0 * 1024.0 * 1024.0));
 }
 
-/* ---- upload ------------------------------------------------------------- */
+/* ---- upload (client/upload.c) ------------------------------------------ */
 
 typedef struct {
 	cli_ctx *ctx;
-	rpc_client *rpc;
-	const char *appraisal;
-	const char *key;
-	const cli_evidence_file *file;
-	bool progress;
-	bool progress_shown;
-	bool file_changed; /* the source no longer matches its hash: give up */
-	uint64_t sent;	   /* bytes sent in this run */
-	uint8_t *buf;	   /* one chunk */
-	size_t buf_size;
-} upload;
+	const char *name;
+	bool shown;
+} progress_state;
 
-static void progress_line(upload *u, uint64_t done)
+/* The progress line on a terminal (upload_progress_fn). */
+static void progress_line(void *arg, uint64_t done, uint64_t total)
 {
-	FILE *err = u->ctx->out->err;
-	uint64_t total = u->file->size;
+	progress_state *ps = arg;
+	FILE *err = ps->ctx->out->err;
 	unsigned pct = total ? (unsigned)(done * 100 / total) : 100;
 	char a[32], b[32];
 
 	human_size(a, sizeof(a), done);
 	human_size(b, sizeof(b), total);
 	fputs("\ruploading ", err);
-	out_put_safe(err, u->file->name);
+	out_put_safe(err, ps->name);
 	fprintf(err, ": %s of %s (%u%%)   ", a, b, pct > 100 ? 100 : pct);
 	fflush(err);
-	u->progress_shown = true;
-}
-
-static void progress_end(upload *u)
-{
-	if (u->progress_shown)
-		fputc('\n', u->ctx->out->err);
-	u->progress_shown = false;
-}
-
-/* Reads exactly len bytes at offset of the source. */
-static int read_at(upload *u, uint8_t *buf, size_t len, uint64_t offset)
-{
-	const cli_evidence_file *f = u->file;
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = pread(f->fd, buf + got, len - got, (off_t)(f->offset + offset + got));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return opra_err_set(OPRA_INVALID_ARGUMENT, "cannot read %s: %s", f->name,
-					    strerror(errno));
-		if (n == 0) {
-			u->file_changed = true;
-			return opra_err_set(
-				OPRA_FAILED_PRECONDITION,
-				"%s became shorter while it was being sent; nothing was "
-				"stored: run the command again",
-				f->name);
-		}
-		got += (size_t)n;
-	}
-	return OPRA_OK;
-}
-
-/* A missing-chunk map from the begin reply; NULL (message set) when the
- * reply does not make sense. */
-static uint8_t *missing_map(const Opra__V1__UploadBeginReply *b)
-{
-	uint8_t *map = opra_calloc((size_t)b->chunks / 8 + 1, 1);
-
-	if (map == NULL) {
-		opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
-		return NULL;
-	}
-	for (size_t i = 0; i < b->n_missing; i++) {
-		uint64_t first = b->missing[i]->first, count = b->missing[i]->count;
-		if (first + count > b->chunks) {
-			opra_free(map);
-			opra_err_set(OPRA_INTERNAL,
-				     "the server asked for chunks %llu..%llu of %u; it and this "
-				     "client disagree",
-				     (unsigned long long)first, (unsigned long long)(first + count),
-				     b->chunks);
-			return NULL;
-		}
-		for (uint64_t s = first; s < first + count; s++)
-			map[s / 8] |= (uint8_t)(1u << (s % 8));
-	}
-	return map;
-}
-
-/* One pass: read the whole source in chunk order (hashing it), sending the
- * chunks the server lacks. Returns OPRA_OK when every missing chunk is
- * there and the bytes still hash to the declared SHA-256; a transient
- * status when the connection failed; FAILED_PRECONDITION/NOT_FOUND when the
- * upload is gone or committed (begin again). */
-static int send_pass(upload *u, const Opra__V1__UploadBeginReply *b, int *failures)
-{
-	const cli_evidence_file *f = u->file;
-	uint8_t *map = NULL, digest[SHA256_BYTES];
-	char hex[SHA256_HEX_LEN + 1];
-	sha256_ctx h;
-	int rc = OPRA_OK;
-
-	if ((map = missing_map(b)) == NULL)
-		return opra_err_code();
-	if (u->buf_size < b->chunk_size) {
-		opra_free(u->buf);
-		u->buf_size = 0;
-		if ((u->buf = opra_malloc(b->chunk_size)) == NULL) {
-			rc = opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
-			goto done;
-		}
-		u->buf_size = b->chunk_size;
-	}
-	sha256_init(&h);
-	for (uint32_t seq = 0; seq < b->chunks; seq++) {
-		uint64_t off = (uint64_t)seq * b->chunk_size;
-		size_t len =
-			(size_t)(f->size - off < b->chunk_size ? f->size - off : b->chunk_size);
-		if ((rc = read_at(u, u->buf, len, off)) != OPRA_OK)
-			goto done;
-		sha256_update(&h, u->buf, len);
-		if (!(map[seq / 8] & (1u << (seq % 8))))
-			continue;
-		Opra__V1__UploadChunkRequest req = OPRA__V1__UPLOAD_CHUNK_REQUEST__INIT;
-		Opra__V1__UploadChunkReply *resp = NULL;
-		req.upload_id = b->upload_id;
-		req.seq = seq;
-		req.data.data = u->buf;
-		req.data.len = len;
-		/* A chunk is idempotent by nature: no key, and a chunk the
-		 * server already has is answered ALREADY_EXISTS. */
-		rc = rpc_call(u->rpc, M_CHUNK, &req.base, &opra__v1__upload_chunk_reply__descriptor,
-			      (ProtobufCMessage **)&resp, NULL);
-		if (resp)
-			protobuf_c_message_free_unpacked(&resp->base, NULL);
-		if (rc == OPRA_ALREADY_EXISTS)
-			rc = OPRA_OK;
-		if (rc != OPRA_OK)
-			goto done;
-		*failures = 0; /* progress resets the retry budget */
-		u->sent += len;
-		if (u->progress)
-			progress_line(u, off + len);
-	}
-	/* The bytes sent must be the bytes hashed before: a file that changed
-	 * meanwhile is not committed. */
-	sha256_final(&h, digest);
-	sha256_hex(hex, digest);
-	if (strcmp(hex, f->sha256) != 0) {
-		u->file_changed = true;
-		rc = opra_err_set(OPRA_FAILED_PRECONDITION,
-				  "%s changed while it was being sent (its SHA-256 is now %s); "
-				  "nothing was stored: run the command again",
-				  f->name, hex);
-		goto done;
-	}
-	if (f->check_size) {
-		struct stat st;
-		if (fstat(f->fd, &st) != 0 || (uint64_t)st.st_size != f->offset + f->size) {
-			u->file_changed = true;
-			rc = opra_err_set(OPRA_FAILED_PRECONDITION,
-					  "%s changed size while it was being sent; nothing was "
-					  "stored: run the command again",
-					  f->name);
-			goto done;
-		}
-	}
-	if (u->progress)
-		progress_line(u, f->size);
-done:
-	opra_free(map);
-	return rc;
-}
-
-/* Uploads the file (or learns that the server has it). OPRA_OK or a status
- * with the message set. */
-static int upload_file(upload *u, bool *deduplicated)
-{
-	const cli_evidence_file *f = u->file;
-	char begin_key[EV_KEY_MAX + 32], commit_key[EV_KEY_MAX + 32];
-	int failures = 0, fresh_begins = 0, rc = OPRA_OK;
-
-	*deduplicated = false;
-	snprintf(commit_key, sizeof(commit_key), "%s/commit", u->key);
-	for (;;) {
-		Opra__V1__UploadBeginRequest breq = OPRA__V1__UPLOAD_BEGIN_REQUEST__INIT;
-		Opra__V1__UploadBeginReply *b = NULL;
-
-		if (failures > 0)
-			sleep_ms(100L << (failures - 1 < 5 ? failures - 1 : 5));
-		/* UploadBegin only reports what the server holds (and creates
-		 * at most one open upload per content, shared by everyone), so
-		 * it is naturally idempotent. Each begin gets its own key under
-		 * KEY/begin/: a stored earlier answer (a re-run after a crash)
-		 * would list chunks that have arrived since. */
-		{
-			char rnd[17];
-			opra_random_hex(rnd, 8);
-			snprintf(begin_key, sizeof(begin_key), "%s/begin/%s", u->key, rnd);
-		}
-		breq.appraisal = (char *)u->appraisal;
-		breq.sha256 = (char *)f->sha256;
-		breq.size = f->size;
-		rc = rpc_call(u->rpc, M_BEGIN, &breq.base,
-			      &opra__v1__upload_begin_reply__descriptor, (ProtobufCMessage **)&b,
-			      begin_key);
-		if (rc != OPRA_OK) {
-			if (cli_status_transient(rc) && ++failures <= EV_RETRIES)
-				continue;
-			return rc;
-		}
-		if (b->stored) {
-			*deduplicated = u->sent == 0;
-			protobuf_c_message_free_unpacked(&b->base, NULL);
-			return OPRA_OK;
-		}
-		uint64_t want_chunks =
-			b->chunk_size ? (f->size + b->chunk_size - 1) / b->chunk_size : 0;
-		if (b->upload_id == 0 || b->chunk_size == 0 || b->chunk_size > EV_CHUNK_MAX ||
-		    b->chunks != want_chunks) {
-			rc = opra_err_set(
-				OPRA_INTERNAL,
-				"the server's upload plan (%u chunks of %u bytes) does not "
-				"fit a file of %llu bytes; client and server versions differ?",
-				b->chunks, b->chunk_size, (unsigned long long)f->size);
-			protobuf_c_message_free_unpacked(&b->base, NULL);
-			return rc;
-		}
-		rc = send_pass(u, b, &failures);
-		if (rc == OPRA_OK) {
-			Opra__V1__UploadCommitRequest creq = OPRA__V1__UPLOAD_COMMIT_REQUEST__INIT;
-			Opra__V1__UploadCommitReply *cr = NULL;
-			creq.upload_id = b->upload_id;
-			rc = call_retry(u->rpc, M_COMMIT, &creq.base,
-					&opra__v1__upload_commit_reply__descriptor, &cr,
-					commit_key);
-			if (cr)
-				protobuf_c_message_free_unpacked(&cr->base, NULL);
-		}
-		protobuf_c_message_free_unpacked(&b->base, NULL);
-		if (rc == OPRA_OK)
-			return OPRA_OK;
-		if (cli_status_transient(rc)) {
-			if (++failures <= EV_RETRIES)
-				continue;
-			return rc;
-		}
-		/* The upload was committed by someone else, removed, or still
-		 * lacks chunks: ask again (a few times) what is needed. */
-		if ((rc == OPRA_FAILED_PRECONDITION || rc == OPRA_NOT_FOUND) && !u->file_changed &&
-		    ++fresh_begins <= 3)
-			continue;
-		return rc;
-	}
+	ps->shown = true;
 }
 
 int cli_evidence_deliver(cli_ctx *ctx, rpc_client *rpc, Opra__V1__EvidenceSubmitRequest *req,
 			 const char *key, const cli_evidence_file *file,
 			 Opra__V1__EvidenceReply **reply, bool *deduplicated)
 {
-	upload u;
 	int rc = OPRA_OK;
 
 	*reply = NULL;
 	*deduplicated = false;
-	memset(&u, 0, sizeof(u));
 	if (file) {
-		u.ctx = ctx;
-		u.rpc = rpc;
-		u.appraisal = req->appraisal;
-		u.key = key;
-		u.file = file;
-		u.progress = !ctx->out->json && !ctx->out->quiet && isatty(fileno(ctx->out->err));
-		rc = upload_file(&u, deduplicated);
-		progress_end(&u);
-		opra_free(u.buf);
+		const opt_config *cfg = ctx->cfg;
+		rpc_options more;
+		upload_params up;
+		upload_source src;
+		upload_result res;
+		progress_state ps = {ctx, file->name, false};
+		const char *url = rpc_client_url(rpc);
+
+		/* The other chunk streams connect to the server rpc talks to
+		 * (when it is connected), then to the configured ones. */
+		memset(&more, 0, sizeof(more));
+		if (url)
+			more.urls[more.n_urls++] = url;
+		for (size_t k = 0; cfg && k < cfg->n_servers && more.n_urls < RPC_MAX_URLS; k++)
+			more.urls[more.n_urls++] = cfg->servers[k];
+		if (cfg) {
+			more.token = cfg->token;
+			more.timeout_ms = cfg->timeout_ms;
+			more.site = cfg->site;
+			more.ca_file = cfg->ca_file;
+		}
+		memset(&up, 0, sizeof(up));
+		up.rpc = rpc;
+		up.more = more.n_urls > 0 ? &more : NULL;
+		up.streams = UPLOAD_STREAMS_DEFAULT;
+		up.appraisal = req->appraisal;
+		up.key = key;
+		if (!ctx->out->json && !ctx->out->quiet && isatty(fileno(ctx->out->err))) {
+			up.progress = progress_line;
+			up.progress_arg = &ps;
+		}
+		src.fd = file->fd;
+		src.offset = file->offset;
+		src.name = file->name;
+		src.sha256 = file->sha256;
+		src.size = file->size;
+		src.check_size = file->check_size;
+		rc = upload_run(&up, &src, &res);
+		if (ps.shown)
+			fputc('\n', ctx->out->err);
 		if (rc != OPRA_OK)
 			return rc;
+		*deduplicated = res.deduplicated;
 	}
 	/* The request may be an unpacked message (from the spool) that owns
 	 * its strings: lend the file's hash only for the call. */

@@ -11,6 +11,15 @@
  * creates the blob only when it matches. No call ever holds more than one
  * chunk of a file in memory.
  *
+ * Several chunks of one upload are stored at once (the client sends up to
+ * four, in file order, on separate connections): a chunk is inserted
+ * without locking the upload row, and only the hash step takes the row lock
+ * (FOR NO KEY UPDATE, which does not block the inserts' foreign-key KEY
+ * SHARE). Each chunk transaction holds an advisory lock on (upload, seq);
+ * a chunk whose predecessor is being stored right now waits for that
+ * transaction, so it is hashed from memory in order instead of being read
+ * back. Waits only go to lower chunk numbers, so they cannot deadlock.
+ *
  * The upload methods are idempotent by nature (METHOD_NO_KEY): a second
  * Begin answers the same upload and what is still missing, a chunk sent
  * twice is ALREADY_EXISTS and changes nothing, a second Commit of a
@@ -245,9 +254,10 @@ typedef struct {
 	sha256_ctx hash;
 } upload_row;
 
-/* Locks the upload row (FOR UPDATE: concurrent chunks of one upload
- * serialise their hash updates) and reads it with its hash state. */
-static int upload_lock(call *c, uint64_t upload_id, upload_row *u)
+/* Reads the upload row with its hash state; with lock, also locks it (FOR
+ * NO KEY UPDATE: the hash state advances one transaction at a time, while
+ * chunk inserts, whose foreign key only takes KEY SHARE, go on). */
+static int upload_read(call *c, uint64_t upload_id, upload_row *u, int lock)
 {
 	PGresult *r = NULL;
 	char uid[32];
@@ -261,13 +271,22 @@ static int upload_lock(call *c, uint64_t upload_id, upload_row *u)
 	snprintf(uid, sizeof(uid), "%lld", c->who->id);
 	const char *p[2] = {u->id, uid};
 	const int fmts[2] = {0, 0};
+	/* Two texts, so that each is one prepared statement. */
 	rc = db_exec_binres(
 		&r, c->db,
-		"SELECT sha256, size, chunk_size, committed_at IS NOT NULL, "
-		"user_id = $2::bigint OR EXISTS (SELECT 1 FROM appraisal_members m "
-		"JOIN appraisals a ON a.id = m.appraisal_id WHERE m.user_id = $2::bigint "
-		"AND m.role IN ('lead', 'appraiser', 'automation') AND a.sealed_at IS NULL), "
-		"hashed_upto, hash_state FROM uploads WHERE id = $1::bigint FOR UPDATE",
+		lock ? "SELECT sha256, size, chunk_size, committed_at IS NOT NULL, "
+		       "user_id = $2::bigint OR EXISTS (SELECT 1 FROM appraisal_members m "
+		       "JOIN appraisals a ON a.id = m.appraisal_id WHERE m.user_id = $2::bigint "
+		       "AND m.role IN ('lead', 'appraiser', 'automation') AND a.sealed_at IS "
+		       "NULL), "
+		       "hashed_upto, hash_state FROM uploads WHERE id = $1::bigint FOR NO KEY "
+		       "UPDATE"
+		     : "SELECT sha256, size, chunk_size, committed_at IS NOT NULL, "
+		       "user_id = $2::bigint OR EXISTS (SELECT 1 FROM appraisal_members m "
+		       "JOIN appraisals a ON a.id = m.appraisal_id WHERE m.user_id = $2::bigint "
+		       "AND m.role IN ('lead', 'appraiser', 'automation') AND a.sealed_at IS "
+		       "NULL), "
+		       "hashed_upto, hash_state FROM uploads WHERE id = $1::bigint",
 		2, p, NULL, fmts);
 	if (rc != OPRA_OK)
 		return rc;
@@ -374,14 +393,26 @@ static int save_hash_state(call *c, const upload_row *u)
 	return rc;
 }
 
+/* The advisory lock of chunk seq of an upload (two-int4 key space, used
+ * nowhere else): held by the transaction storing that chunk, so the next
+ * chunk can wait for it and hash in order without reading it back. Keys of
+ * different uploads may collide (upload ids modulo 2^31): that costs at most
+ * a short wait, never correctness. */
+static void chunk_lock_key(char out[16], const upload_row *u)
+{
+	snprintf(out, 16, "%lld", (long long)((unsigned long long)db_to_ll(u->id) & 0x7fffffffull));
+}
+
 int evidence_upload_chunk(call *c, const ProtobufCMessage *in)
 {
 	const Opra__V1__UploadChunkRequest *req = (const Opra__V1__UploadChunkRequest *)in;
 	upload_row u;
-	PGresult *r = NULL;
+	char seq_text[16], prev_text[16], lock_key[16];
 	int rc;
 
-	if ((rc = upload_lock(c, req->upload_id, &u)) != OPRA_OK)
+	/* No row lock yet: chunks of one upload are stored concurrently (one
+	 * per worker); only the hash state advances one at a time. */
+	if ((rc = upload_read(c, req->upload_id, &u, 0)) != OPRA_OK)
 		return rc;
 	if (u.committed)
 		return opra_err_set(OPRA_FAILED_PRECONDITION,
@@ -398,38 +429,72 @@ int evidence_upload_chunk(call *c, const ProtobufCMessage *in)
 				    "chunk %u of upload %s must be %u bytes (chunk size %u, file "
 				    "size %" PRIu64 "), not %zu",
 				    req->seq, u.id, want, u.chunk_size, u.size, req->data.len);
-	/* Losing an unacknowledged chunk in a crash costs only a resend. */
-	if ((rc = db_cmd(c->db, "SET LOCAL synchronous_commit TO off", 0, NULL)) != OPRA_OK)
-		return rc;
-	char seq_text[16];
 	snprintf(seq_text, sizeof(seq_text), "%u", req->seq);
-	const char *p[3] = {u.id, seq_text, (const char *)req->data.data};
-	const int lens[3] = {0, 0, (int)req->data.len};
-	const int fmts[3] = {0, 0, 1};
-	rc = db_exec_bin(&r, c->db, 1,
-			 "WITH ins AS (INSERT INTO upload_chunks (upload_id, seq, data) "
-			 "VALUES ($1::bigint, $2::integer, $3::bytea) ON CONFLICT DO NOTHING "
-			 "RETURNING 1) SELECT (SELECT count(*) FROM ins), "
-			 "(SELECT count(*) FROM upload_chunks WHERE upload_id = $1::bigint)",
-			 3, p, lens, fmts);
-	if (rc != OPRA_OK)
+	chunk_lock_key(lock_key, &u);
+	/* One round trip: losing an unacknowledged chunk in a crash costs only
+	 * a resend (synchronous_commit off); this chunk's advisory lock; the
+	 * chunk (a binary parameter) and how many chunks are stored. */
+	const char *lp[2] = {lock_key, seq_text};
+	const char *ip[3] = {u.id, seq_text, (const char *)req->data.data};
+	const int ilens[3] = {0, 0, (int)req->data.len};
+	const int ifmts[3] = {0, 0, 1};
+	db_stmt st[3] = {
+		{.sql = "SET LOCAL synchronous_commit TO off"},
+		{.sql = "SELECT pg_advisory_xact_lock($1::integer, $2::integer)",
+		 .nparams = 2,
+		 .params = lp,
+		 .want_rows = 1},
+		{.sql = "WITH ins AS (INSERT INTO upload_chunks (upload_id, seq, data) "
+			"VALUES ($1::bigint, $2::integer, $3::bytea) ON CONFLICT DO NOTHING "
+			"RETURNING 1) SELECT (SELECT count(*) FROM ins), "
+			"(SELECT count(*) FROM upload_chunks WHERE upload_id = $1::bigint)",
+		 .nparams = 3,
+		 .params = ip,
+		 .lengths = ilens,
+		 .formats = ifmts,
+		 .want_rows = 1},
+	};
+	if ((rc = db_pipeline(c->db, st, 3)) != OPRA_OK)
 		return rc;
-	int inserted = db_to_ll(PQgetvalue(r, 0, 0)) == 1;
-	uint32_t received = (uint32_t)(db_to_ll(PQgetvalue(r, 0, 1)) + inserted);
-	PQclear(r);
+	PQclear(st[1].res);
+	int inserted = db_to_ll(PQgetvalue(st[2].res, 0, 0)) == 1;
+	uint32_t received = (uint32_t)(db_to_ll(PQgetvalue(st[2].res, 0, 1)) + inserted);
+	PQclear(st[2].res);
 	if (!inserted)
 		return opra_err_set(OPRA_ALREADY_EXISTS,
 				    "chunk %u of upload %s is already stored; nothing changed "
 				    "(send the missing chunks UploadBegin lists)",
 				    req->seq, u.id);
-	if ((uint64_t)req->seq * u.chunk_size == u.hashed_upto) {
-		sha256_update(&u.hash, req->data.data, req->data.len);
-		u.hashed_upto += req->data.len;
-		/* Chunks that arrived early continue the in-order prefix now. */
-		if ((rc = hash_stored_chunks(c, &u, u.chunks)) != OPRA_OK)
+	uint64_t start = (uint64_t)req->seq * u.chunk_size;
+	if (start > u.hashed_upto && start - u.chunk_size >= u.hashed_upto) {
+		/* The previous chunk was not hashed yet: when a transaction is
+		 * storing it now, wait for it (it waits for its own
+		 * predecessor, so the waits only ever go down to lower chunk
+		 * numbers and cannot deadlock), so that this chunk is hashed
+		 * from memory rather than read back later. */
+		snprintf(prev_text, sizeof(prev_text), "%u", req->seq - 1);
+		const char *pp[2] = {lock_key, prev_text};
+		PGresult *r = NULL;
+		if ((rc = db_exec(&r, c->db, 1,
+				  "SELECT pg_advisory_xact_lock($1::integer, $2::integer)", 2,
+				  pp)) != OPRA_OK)
 			return rc;
-		if ((rc = save_hash_state(c, &u)) != OPRA_OK)
+		PQclear(r);
+	}
+	if (start >= u.hashed_upto) {
+		/* Continue the in-order hash when this chunk is next (under the
+		 * row lock, with the state as committed by now). */
+		if ((rc = upload_read(c, req->upload_id, &u, 1)) != OPRA_OK)
 			return rc;
+		if (start == u.hashed_upto) {
+			sha256_update(&u.hash, req->data.data, req->data.len);
+			u.hashed_upto += req->data.len;
+			/* Chunks that arrived early continue the prefix now. */
+			if ((rc = hash_stored_chunks(c, &u, u.chunks)) != OPRA_OK)
+				return rc;
+			if ((rc = save_hash_state(c, &u)) != OPRA_OK)
+				return rc;
+		}
 	}
 	Opra__V1__UploadChunkReply resp = OPRA__V1__UPLOAD_CHUNK_REPLY__INIT;
 	resp.received = received;
@@ -445,7 +510,7 @@ int evidence_upload_commit(call *c, const ProtobufCMessage *in)
 	char hex[SHA256_HEX_LEN + 1], size_text[32];
 	int rc;
 
-	if ((rc = upload_lock(c, req->upload_id, &u)) != OPRA_OK)
+	if ((rc = upload_read(c, req->upload_id, &u, 1)) != OPRA_OK)
 		return rc;
 	sha256_hex(hex, u.sha256);
 	snprintf(size_text, sizeof(size_text), "%" PRIu64, u.size);

@@ -15,6 +15,7 @@
 #include "sha256.h"
 #include "testlib.h"
 #include "testserver.h"
+#include "upload.h"
 
 #include "opra/v1/evidence.pb-c.h"
 
@@ -617,6 +618,201 @@ static void chunked_upload(void **state)
 	free(data);
 }
 
+/* ---- several chunks of one upload at once (client/upload.c) ---- */
+
+/* The hash state of an upload: how far the in-order SHA-256 got. */
+static long hashed_upto(uint64_t up)
+{
+	char q[128];
+	snprintf(q, sizeof(q), "SELECT hashed_upto FROM uploads WHERE id = %llu",
+		 (unsigned long long)up);
+	return count(q);
+}
+
+typedef struct {
+	uint64_t upload;
+	const uint8_t *data;
+	size_t size;
+	uint32_t chunks;
+	int stride, first; /* this thread sends first, first + stride, ... */
+	int reverse;	   /* from the end */
+	int failures;
+} chunk_sender;
+
+static void *send_chunks(void *arg)
+{
+	chunk_sender *s = arg;
+	rpc_client *c = client(U_APPRAISER);
+	for (uint32_t k = (uint32_t)s->first; k < s->chunks; k += (uint32_t)s->stride) {
+		uint32_t seq = s->reverse ? s->chunks - 1 - k : k;
+		size_t off = (size_t)seq * MIB, len = s->size - off < MIB ? s->size - off : MIB;
+		if (chunk(c, s->upload, seq, s->data + off, len, NULL) != OPRA_OK)
+			s->failures++;
+	}
+	rpc_client_close(c);
+	return NULL;
+}
+
+/* Four connections store the chunks of one upload at once: in file order
+ * the server hashes them as they come (Commit has nothing left to read);
+ * backwards, Commit (or the chunk that fills the gap) reads them back. Both
+ * verify and store the right bytes; a wrong chunk among concurrent ones is
+ * caught at Commit. */
+static void concurrent_chunks(void **state)
+{
+	const size_t size = 9 * MIB + 12345;
+	for (int round = 0; round < 3; round++) {
+		uint8_t *data = random_bytes(size, 40 + (unsigned)round);
+		char hex[65], q[512];
+		hex_of(hex, data, size);
+		rpc_client *c = client(U_APPRAISER);
+		Opra__V1__UploadBeginReply *b = NULL;
+		assert_int_equal(begin(c, "ovig", hex, size, &b), OPRA_OK);
+		assert_int_equal(b->chunks, 10);
+		uint64_t up = b->upload_id;
+		testserver_reply_free(b);
+		if (round == 2) /* one chunk's bytes are wrong */
+			data[5 * MIB + 17] ^= 0x5a;
+		pthread_t th[4];
+		chunk_sender cs[4];
+		for (int i = 0; i < 4; i++) {
+			cs[i] = (chunk_sender){.upload = up,
+					       .data = data,
+					       .size = size,
+					       .chunks = 10,
+					       .stride = 4,
+					       .first = i,
+					       .reverse = round == 1};
+			assert_int_equal(pthread_create(&th[i], NULL, send_chunks, &cs[i]), 0);
+		}
+		for (int i = 0; i < 4; i++) {
+			pthread_join(th[i], NULL);
+			assert_int_equal(cs[i].failures, 0);
+		}
+		snprintf(q, sizeof(q), "SELECT count(*) FROM upload_chunks WHERE upload_id = %llu",
+			 (unsigned long long)up);
+		assert_int_equal(count(q), 10);
+		if (round == 0) /* in order: hashed while the chunks came */
+			assert_true(hashed_upto(up) >= (long)(6 * MIB));
+		snprintf(q, sizeof(q),
+			 "SELECT count(*) FROM blobs WHERE sha256 = decode('%s', 'hex') AND "
+			 "size = %zu",
+			 hex, size);
+		if (round == 2) {
+			assert_int_equal(commit(c, up), OPRA_INVALID_ARGUMENT);
+			assert_non_null(
+				strstr(opra_err_msg(), "do not match the declared SHA-256"));
+			assert_int_equal(count(q), 0);
+		} else {
+			assert_int_equal(commit(c, up), OPRA_OK);
+			assert_int_equal(count(q), 1);
+			/* The stored bytes are the file's. */
+			snprintf(q, sizeof(q),
+				 "SELECT count(*) FROM upload_chunks WHERE upload_id = %llu HAVING "
+				 "sha256(string_agg(data, ''::bytea ORDER BY seq)) = decode('%s', "
+				 "'hex')",
+				 (unsigned long long)up, hex);
+			assert_int_equal(count(q), 10);
+		}
+		rpc_client_close(c);
+		free(data);
+	}
+}
+
+static void note_progress(void *arg, uint64_t done, uint64_t total)
+{
+	uint64_t *last = arg;
+	assert_true(done > *last && done <= total);
+	*last = done;
+}
+
+/* The client's upload (client/upload.c, what `opra evidence submit --file`
+ * and the benchmark run): several streams, resume after chunks already
+ * sent, dedup, and a file whose bytes no longer match its hash. */
+static void client_upload(void **state)
+{
+	const size_t size = 7 * MIB + 999;
+	uint8_t *data = random_bytes(size, 77);
+	char hex[65], path[] = "/tmp/opra-test-upload-XXXXXX", q[512];
+	hex_of(hex, data, size);
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, size), (ssize_t)size);
+	rpc_client *c = client(U_APPRAISER);
+	rpc_options more = {.n_urls = 1,
+			    .token = tokens[U_APPRAISER].text,
+			    .timeout_ms = 30000,
+			    .site = "test-site"};
+	more.urls[0] = ts.url;
+
+	/* Two chunks are there already (an earlier, interrupted run). */
+	Opra__V1__UploadBeginReply *b = NULL;
+	assert_int_equal(begin(c, "ovig", hex, size, &b), OPRA_OK);
+	uint64_t up = b->upload_id;
+	testserver_reply_free(b);
+	assert_int_equal(chunk(c, up, 0, data, MIB, NULL), OPRA_OK);
+	assert_int_equal(chunk(c, up, 6, data + 6 * MIB, MIB, NULL), OPRA_OK);
+	assert_int_equal(begin(c, "ovig", hex, size, &b), OPRA_OK);
+	assert_int_equal(b->upload_id, up);
+	assert_int_equal(b->n_missing, 2); /* 1..5 and 7 */
+	testserver_reply_free(b);
+
+	uint64_t progress_last = 0;
+	upload_params p = {.rpc = c,
+			   .more = &more,
+			   .streams = 4,
+			   .appraisal = "ovig",
+			   .key = "client-upload-1",
+			   .progress = note_progress,
+			   .progress_arg = &progress_last};
+	upload_source src = {
+		.fd = fd, .name = "evidence.bin", .sha256 = hex, .size = size, .check_size = true};
+	upload_result res;
+	assert_int_equal(upload_run(&p, &src, &res), OPRA_OK);
+	assert_false(res.deduplicated);
+	assert_int_equal(res.bytes_sent, size - 2 * MIB);
+	assert_int_equal(res.streams_used, 4);
+	snprintf(q, sizeof(q),
+		 "SELECT count(*) FROM blobs b JOIN upload_chunks c ON c.upload_id = b.upload_id "
+		 "WHERE b.sha256 = decode('%s', 'hex') HAVING sha256(string_agg(c.data, "
+		 "''::bytea ORDER BY c.seq)) = decode('%s', 'hex')",
+		 hex, hex);
+	assert_int_equal(count(q), 8);
+	assert_int_equal(progress_last, size); /* the progress line ends at 100 % */
+
+	/* Again: the server has it, nothing is sent. */
+	assert_int_equal(upload_run(&p, &src, &res), OPRA_OK);
+	assert_true(res.deduplicated);
+	assert_int_equal(res.bytes_sent, 0);
+
+	/* A file that changed after it was hashed: the server refuses the
+	 * bytes at commit, the client says what happened, nothing is stored. */
+	char other[65];
+	hex_of(other, data, size - 1); /* the hash of a different content */
+	src.sha256 = other;
+	progress_last = 0;
+	assert_int_equal(upload_run(&p, &src, &res), OPRA_FAILED_PRECONDITION);
+	assert_true(res.file_changed);
+	assert_non_null(strstr(opra_err_msg(), "changed while it was being sent"));
+	assert_non_null(strstr(opra_err_msg(), "nothing was stored"));
+	snprintf(q, sizeof(q), "SELECT count(*) FROM blobs WHERE sha256 = decode('%s', 'hex')",
+		 other);
+	assert_int_equal(count(q), 0);
+
+	/* One stream works the same. */
+	src.sha256 = hex;
+	p.streams = 1;
+	p.progress = NULL;
+	p.key = "client-upload-2";
+	assert_int_equal(upload_run(&p, &src, &res), OPRA_OK);
+	assert_true(res.deduplicated);
+
+	rpc_client_close(c);
+	close(fd);
+	unlink(path);
+	free(data);
+}
+
 /* Bytes that do not hash to the declared SHA-256: nothing is stored, and
  * the next attempt starts from scratch. Also sizes and an empty file. */
 static void upload_mismatch_and_limits(void **state)
@@ -1043,6 +1239,8 @@ int main(void)
 		cmocka_unit_test(sealed_appraisal),
 		cmocka_unit_test(chunked_upload),
 		cmocka_unit_test(upload_mismatch_and_limits),
+		cmocka_unit_test(concurrent_chunks),
+		cmocka_unit_test(client_upload),
 		cmocka_unit_test(role_matrix),
 		cmocka_unit_test(concurrent_submitters),
 		cmocka_unit_test(slow_path_forms),
