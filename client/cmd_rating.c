@@ -8,6 +8,7 @@
  * appraisals, stale versions) is the server's to decide. Every change is
  * one operation with a fresh idempotency key. */
 #include "cli.h"
+#include "report.h"
 
 #include "opra_err.h"
 #include "opra_text.h"
@@ -303,26 +304,6 @@ static bool take(json_t *o, const char *name, json_t **v)
 	return json_object_set_new(o, name, value) == 0;
 }
 
-/* A cell of the compact form (rating.proto cell_values) as its JSON word;
- * NULL for '-' (none). */
-static const char *cell_word(char code)
-{
-	switch (code) {
-	case 'F':
-		return "fi";
-	case 'L':
-		return "li";
-	case 'P':
-		return "pi";
-	case 'N':
-		return "ni";
-	case 'Y':
-		return "ny";
-	default:
-		return NULL;
-	}
-}
-
 static json_t *practice_json(const Opra__V1__RatingShowReply *r, const Opra__V1__PracticeRating *p,
 			     bool explain)
 {
@@ -335,8 +316,8 @@ static json_t *practice_json(const Opra__V1__RatingShowReply *r, const Opra__V1_
 	 * server that predates them sends InstanceValue messages instead). */
 	size_t nv = strlen(p->cell_values), ns = strlen(p->cell_suggested);
 	for (size_t i = 0; p->n_instances == 0 && i < r->n_instances && i < nv; i++) {
-		const char *value = cell_word(p->cell_values[i]);
-		const char *suggested = i < ns ? cell_word(p->cell_suggested[i]) : NULL;
+		const char *value = rating_cell_word(p->cell_values[i]);
+		const char *suggested = i < ns ? rating_cell_word(p->cell_suggested[i]) : NULL;
 		int32_t version = i < p->n_cell_versions ? p->cell_versions[i] : 0;
 		if (json_object_set_new(inst, r->instances[i],
 					out_jstr(value ? value : "none", false)) ||

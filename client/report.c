@@ -302,7 +302,7 @@ void report_oscal_token(char *out, size_t out_size, const char *id)
 
 /* ---- cells ---- */
 
-static const char *cell_word(char code)
+const char *rating_cell_word(char code)
 {
 	switch (code) {
 	case 'F':
@@ -340,8 +340,9 @@ void report_cell(const report_doc *d, const Opra__V1__PracticeRating *p, size_t 
 		*version = iv->version;
 		return;
 	}
-	const char *v = cell_word(p->cell_values[i]);
-	const char *s = i < strlen(p->cell_suggested) ? cell_word(p->cell_suggested[i]) : NULL;
+	const char *v = rating_cell_word(p->cell_values[i]);
+	const char *s =
+		i < strlen(p->cell_suggested) ? rating_cell_word(p->cell_suggested[i]) : NULL;
 	*instance = d->rating->instances[i];
 	*value = v ? v : "none";
 	*suggested = s ? s : "";

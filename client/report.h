@@ -47,6 +47,11 @@ typedef struct {
  * starting over up to 3 times when the appraisal changes meanwhile
  * (ABORTED after that). On OPRA_OK *doc holds the messages (free with
  * report_doc_free); otherwise the status of the failed call, message set. */
+/* A cell of Rating/Show's compact form (rating.proto cell_values and
+ * cell_suggested: F L P N Y -) as its JSON word (fi li pi ni ny); NULL for
+ * '-' (none). Shared with opra rating show. */
+const char *rating_cell_word(char code);
+
 int report_fetch(report_doc *doc, rpc_client *rpc, const char *appraisal, int page_size);
 void report_doc_free(report_doc *doc);
 
