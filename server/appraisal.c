@@ -339,3 +339,10 @@ int appraisals_scoping(call *c, const char *kind, long long id, char *out, size_
 	PQclear(r);
 	return OPRA_OK;
 }
+
+int appraisal_check_name(const char *s)
+{
+	if (s[0] == '\0')
+		return opra_err_set(OPRA_INVALID_ARGUMENT, "name the appraisal (its name or id)");
+	return opra_name_check("the appraisal name", s, APPRAISAL_NAME_MAX);
+}

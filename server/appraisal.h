@@ -85,4 +85,9 @@ int appraisal_event(call *c, const appraisal_ref *a, const char *object, const c
  * rule. */
 int appraisals_scoping(call *c, const char *kind, long long id, char *out, size_t size);
 
+/* Checks an appraisal reference in a request before authentication: not
+ * empty, a valid name of at most APPRAISAL_NAME_MAX bytes. INVALID_ARGUMENT
+ * with a message that says what to give. */
+int appraisal_check_name(const char *s);
+
 #endif

@@ -24,7 +24,6 @@
 /* RESOURCE_EXHAUSTED "out of memory". */
 int evidence_oom(void);
 /* Validation helpers (before authentication). */
-int evidence_check_appraisal_name(const char *s);
 int evidence_check_sha256(const char *hex, uint8_t out[SHA256_BYTES]);
 
 /* The chunk size this server hands out for new uploads. */

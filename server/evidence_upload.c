@@ -81,7 +81,7 @@ int evidence_upload_begin_validate(const ProtobufCMessage *in)
 	const Opra__V1__UploadBeginRequest *r = (const Opra__V1__UploadBeginRequest *)in;
 	uint8_t h[SHA256_BYTES];
 	int rc;
-	if ((rc = evidence_check_appraisal_name(r->appraisal)) != OPRA_OK)
+	if ((rc = appraisal_check_name(r->appraisal)) != OPRA_OK)
 		return rc;
 	if ((rc = evidence_check_sha256(r->sha256, h)) != OPRA_OK)
 		return rc;

@@ -76,13 +76,6 @@ static int join_column(opra_buf *b, PGresult *r, int col, int max)
 
 /* ---- validation (before authentication) ---- */
 
-static int check_appraisal_ref(const char *s)
-{
-	if (s[0] == '\0')
-		return opra_err_set(OPRA_INVALID_ARGUMENT, "name the appraisal (its name or id)");
-	return opra_name_check("the appraisal name", s, APPRAISAL_NAME_MAX);
-}
-
 /* "MODEL/PA" or "PA". */
 static int check_pa_spec(const char *s)
 {
@@ -161,7 +154,7 @@ static int create_validate(const ProtobufCMessage *in)
 
 static int ref_validate(const ProtobufCMessage *in)
 {
-	return check_appraisal_ref(((const Opra__V1__AppraisalRef *)in)->appraisal);
+	return appraisal_check_name(((const Opra__V1__AppraisalRef *)in)->appraisal);
 }
 
 static int list_validate(const ProtobufCMessage *in)
@@ -173,7 +166,7 @@ static int list_validate(const ProtobufCMessage *in)
 static int scope_validate(const ProtobufCMessage *in)
 {
 	const Opra__V1__ScopeAddRequest *r = (const Opra__V1__ScopeAddRequest *)in;
-	int rc = check_appraisal_ref(r->appraisal);
+	int rc = appraisal_check_name(r->appraisal);
 	if (rc != OPRA_OK)
 		return rc;
 	if (r->n_services + r->n_units == 0)
@@ -198,7 +191,7 @@ static int scope_validate(const ProtobufCMessage *in)
 static int member_validate(const ProtobufCMessage *in)
 {
 	const Opra__V1__MemberAddRequest *r = (const Opra__V1__MemberAddRequest *)in;
-	int rc = check_appraisal_ref(r->appraisal);
+	int rc = appraisal_check_name(r->appraisal);
 	if (rc != OPRA_OK)
 		return rc;
 	if ((rc = auth_user_name_check(r->user)) != OPRA_OK)
@@ -214,7 +207,7 @@ static int member_validate(const ProtobufCMessage *in)
 static int target_validate(const ProtobufCMessage *in)
 {
 	const Opra__V1__TargetRequest *r = (const Opra__V1__TargetRequest *)in;
-	int rc = check_appraisal_ref(r->appraisal);
+	int rc = appraisal_check_name(r->appraisal);
 	if (rc != OPRA_OK)
 		return rc;
 	if (r->process_area[0] == '\0')

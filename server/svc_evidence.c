@@ -46,13 +46,6 @@ int evidence_oom(void)
 	return opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
 }
 
-int evidence_check_appraisal_name(const char *s)
-{
-	if (s[0] == '\0')
-		return opra_err_set(OPRA_INVALID_ARGUMENT, "name the appraisal (its name or id)");
-	return opra_name_check("the appraisal name", s, APPRAISAL_NAME_MAX);
-}
-
 int evidence_check_sha256(const char *hex, uint8_t out[SHA256_BYTES])
 {
 	if (strlen(hex) != SHA256_HEX_LEN || sha256_parse_hex(out, hex) != OPRA_OK)
@@ -158,7 +151,7 @@ static int submit_validate(const ProtobufCMessage *in)
 	const Opra__V1__EvidenceSubmitRequest *r = (const Opra__V1__EvidenceSubmitRequest *)in;
 	uint8_t h[SHA256_BYTES];
 	int rc;
-	if ((rc = evidence_check_appraisal_name(r->appraisal)) != OPRA_OK)
+	if ((rc = appraisal_check_name(r->appraisal)) != OPRA_OK)
 		return rc;
 	if (r->practice[0] == '\0')
 		return opra_err_set(OPRA_INVALID_ARGUMENT,
@@ -499,7 +492,7 @@ static int list_validate(const ProtobufCMessage *in)
 {
 	const Opra__V1__EvidenceListRequest *r = (const Opra__V1__EvidenceListRequest *)in;
 	int rc;
-	if ((rc = evidence_check_appraisal_name(r->appraisal)) != OPRA_OK)
+	if ((rc = appraisal_check_name(r->appraisal)) != OPRA_OK)
 		return rc;
 	if (r->practice[0] &&
 	    (rc = opra_name_check("the practice", r->practice, PRACTICE_ID_MAX)) != OPRA_OK)

@@ -38,13 +38,6 @@ static int oom(void)
 
 /* ---- validation (before authentication) ---- */
 
-static int check_appraisal(const char *s)
-{
-	if (s[0] == '\0')
-		return opra_err_set(OPRA_INVALID_ARGUMENT, "name the appraisal (its name or id)");
-	return opra_name_check("the appraisal name", s, APPRAISAL_NAME_MAX);
-}
-
 static int check_status(const char *s)
 {
 	static const char *const ok[] = {"planned", "in-progress", "done", "dropped"};
@@ -137,7 +130,7 @@ static int add_validate(const ProtobufCMessage *in)
 {
 	const Opra__V1__PlanAddRequest *r = (const Opra__V1__PlanAddRequest *)in;
 	int rc;
-	if ((rc = check_appraisal(r->appraisal)) != OPRA_OK || (rc = check_title(r->title)) ||
+	if ((rc = appraisal_check_name(r->appraisal)) != OPRA_OK || (rc = check_title(r->title)) ||
 	    (rc = check_owner(r->owner)) != OPRA_OK)
 		return rc;
 	if (r->due[0] && (rc = check_date(r->due)) != OPRA_OK)
@@ -156,7 +149,7 @@ static int update_validate(const ProtobufCMessage *in)
 {
 	const Opra__V1__PlanUpdateRequest *r = (const Opra__V1__PlanUpdateRequest *)in;
 	int rc;
-	if ((rc = check_appraisal(r->appraisal)) != OPRA_OK)
+	if ((rc = appraisal_check_name(r->appraisal)) != OPRA_OK)
 		return rc;
 	if (r->number < 1 || r->number > PLAN_NUMBER_MAX)
 		return opra_err_set(OPRA_INVALID_ARGUMENT,
@@ -189,7 +182,7 @@ static int update_validate(const ProtobufCMessage *in)
 static int list_validate(const ProtobufCMessage *in)
 {
 	const Opra__V1__PlanListRequest *r = (const Opra__V1__PlanListRequest *)in;
-	int rc = check_appraisal(r->appraisal);
+	int rc = appraisal_check_name(r->appraisal);
 	if (rc == OPRA_OK && r->status[0])
 		rc = check_status(r->status);
 	return rc;

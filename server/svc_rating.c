@@ -58,13 +58,6 @@ static char *json_text(json_t *obj)
 
 /* ---- validation helpers (before authentication) ---- */
 
-static int check_appraisal(const char *s)
-{
-	if (s[0] == '\0')
-		return opra_err_set(OPRA_INVALID_ARGUMENT, "name the appraisal (its name or id)");
-	return opra_name_check("the appraisal name", s, APPRAISAL_NAME_MAX);
-}
-
 static int check_practice(const char *s)
 {
 	if (s[0] == '\0')
@@ -572,7 +565,7 @@ static int characterize_validate(const ProtobufCMessage *in)
 {
 	const Opra__V1__CharacterizeRequest *r = (const Opra__V1__CharacterizeRequest *)in;
 	int rc, v;
-	if ((rc = check_appraisal(r->appraisal)) != OPRA_OK ||
+	if ((rc = appraisal_check_name(r->appraisal)) != OPRA_OK ||
 	    (rc = check_practice(r->practice)) != OPRA_OK ||
 	    (rc = check_instance(r->instance)) != OPRA_OK)
 		return rc;
@@ -759,7 +752,7 @@ static int weakness_validate(const ProtobufCMessage *in)
 {
 	const Opra__V1__WeaknessAddRequest *r = (const Opra__V1__WeaknessAddRequest *)in;
 	int rc;
-	if ((rc = check_appraisal(r->appraisal)) != OPRA_OK ||
+	if ((rc = appraisal_check_name(r->appraisal)) != OPRA_OK ||
 	    (rc = check_practice(r->practice)) != OPRA_OK ||
 	    (rc = check_instance(r->instance)) != OPRA_OK)
 		return rc;
@@ -830,7 +823,7 @@ static int judge_validate(const ProtobufCMessage *in)
 {
 	const Opra__V1__JudgeRequest *r = (const Opra__V1__JudgeRequest *)in;
 	int rc, v = RATING_NONE;
-	if ((rc = check_appraisal(r->appraisal)) != OPRA_OK ||
+	if ((rc = appraisal_check_name(r->appraisal)) != OPRA_OK ||
 	    (rc = check_practice(r->practice)) != OPRA_OK)
 		return rc;
 	if (r->value[0] == '\0')
@@ -940,7 +933,7 @@ static int show_validate(const ProtobufCMessage *in)
 {
 	const Opra__V1__RatingShowRequest *r = (const Opra__V1__RatingShowRequest *)in;
 	int rc;
-	if ((rc = check_appraisal(r->appraisal)) != OPRA_OK)
+	if ((rc = appraisal_check_name(r->appraisal)) != OPRA_OK)
 		return rc;
 	if (r->process_area[0] && (rc = opra_name_check("the process area", r->process_area,
 							RATING_PA_FILTER_MAX)) != OPRA_OK)
@@ -1760,7 +1753,7 @@ static int candidates_validate(const ProtobufCMessage *in)
 {
 	const Opra__V1__CandidatesRequest *r = (const Opra__V1__CandidatesRequest *)in;
 	int rc;
-	if ((rc = check_appraisal(r->appraisal)) != OPRA_OK)
+	if ((rc = appraisal_check_name(r->appraisal)) != OPRA_OK)
 		return rc;
 	if (r->practice[0] && (rc = check_practice(r->practice)) != OPRA_OK)
 		return rc;

@@ -29,18 +29,11 @@ static int oom(void)
 	return opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
 }
 
-static int check_appraisal(const char *s)
-{
-	if (s[0] == '\0')
-		return opra_err_set(OPRA_INVALID_ARGUMENT, "name the appraisal (its name or id)");
-	return opra_name_check("the appraisal name", s, APPRAISAL_NAME_MAX);
-}
-
 /* ---- Facts ---- */
 
 static int facts_validate(const ProtobufCMessage *in)
 {
-	return check_appraisal(((const Opra__V1__ReportFactsRequest *)in)->appraisal);
+	return appraisal_check_name(((const Opra__V1__ReportFactsRequest *)in)->appraisal);
 }
 
 enum { F_META, F_WEAK, F_JUDGE, F_N };
@@ -169,7 +162,7 @@ static int evidence_validate(const ProtobufCMessage *in)
 {
 	const Opra__V1__ReportEvidenceRequest *r = (const Opra__V1__ReportEvidenceRequest *)in;
 	int rc;
-	if ((rc = check_appraisal(r->appraisal)) != OPRA_OK)
+	if ((rc = appraisal_check_name(r->appraisal)) != OPRA_OK)
 		return rc;
 	if (r->after_id < 0)
 		return opra_err_set(OPRA_INVALID_ARGUMENT,
