@@ -1002,9 +1002,10 @@ static void run_combined(dispatcher *d, rstate **b, size_t n, db *dbh)
 			total += x->n;
 		rstate **all = total > 1 ? opra_calloc(total, sizeof(*all)) : NULL;
 		if (total == 1) {
-			/* Alone: the set path still saves a round trip over the
-			 * one-request path (which it falls back to by itself). */
-			run_group(d, take->b, 1, dbh);
+			/* Alone: the one-request path is quicker for one. */
+			take->b[0]->batch_n = 0;
+			take->b[0]->rerun = 0;
+			run_single(d, take->b[0], dbh);
 		} else if (all == NULL) {
 			for (cgroup *x = take; x; x = x->next)
 				run_group(d, x->b, x->n, dbh);
