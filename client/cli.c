@@ -181,9 +181,15 @@ static void help_general_text(FILE *f)
 	print_global_flags(f);
 	fputs("\n"
 	      "Settings come from flags, else the environment (OPRA_SERVER, comma\n"
-	      "separated; OPRA_TOKEN; OPRA_SITE; OPRA_CA_FILE), else the config file\n"
-	      "($XDG_CONFIG_HOME/opra/config, default ~/.config/opra/config; keys server,\n"
-	      "token, timeout, site, ca-file), else the default server " OPT_DEFAULT_SERVER ".\n"
+	      "separated; OPRA_TOKEN; OPRA_SITE; OPRA_CA_FILE; OPRA_TLS_CERT; OPRA_TLS_KEY;\n"
+	      "OPRA_INSECURE=1), else the config file ($XDG_CONFIG_HOME/opra/config,\n"
+	      "default ~/.config/opra/config; keys server, token, timeout, site, ca-file,\n"
+	      "tls-cert, tls-key, insecure), else the default server " OPT_DEFAULT_SERVER ".\n"
+	      "\n"
+	      "Security: the client verifies tls+tcp:// servers against --ca-file and\n"
+	      "presents --tls-cert/--tls-key when the server requires client certificates.\n"
+	      "It refuses to send a token over plain tcp:// to a host other than loopback\n"
+	      "(127.0.0.0/8, ::1, localhost) unless --insecure is given (exit 2).\n"
 	      "\n"
 	      "Exit codes: 0 success, 1 internal error, 2 usage error, 3 not found,\n"
 	      "4 not authenticated or not allowed, 5 conflict, 6 invalid input,\n"
@@ -223,7 +229,8 @@ static void help_command_text(FILE *f, const cli_command *c)
 		}
 	}
 	fputs("\nGlobal flags (--server, --token, --json, --quiet, --timeout, --config,\n"
-	      "--site, --ca-file) work here too; see 'opra help'.\n",
+	      "--site, --ca-file, --tls-cert, --tls-key, --insecure) work here too; see\n"
+	      "'opra help'.\n",
 	      f);
 }
 
@@ -781,16 +788,12 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err, opt_env env)
 	}
 
 	rpc_options ro;
-	memset(&ro, 0, sizeof(ro));
-	for (size_t k = 0; k < cfg.n_servers; k++)
-		ro.urls[k] = cfg.servers[k];
-	ro.n_urls = cfg.n_servers;
-	ro.token = cfg.token;
-	ro.timeout_ms = cfg.timeout_ms;
-	ro.site = cfg.site;
-	ro.ca_file = cfg.ca_file;
+	opt_rpc_options(&ro, &cfg);
 	if ((rc = rpc_client_open(&rpc, &ro)) != OPRA_OK) {
-		code = out_fail(&o, rc);
+		/* Refused before sending (e.g. a token over plain tcp:// to
+		 * another host): a usage error the user can fix with flags. */
+		code = rc == OPRA_INVALID_ARGUMENT ? out_usage(&o, NULL, "%s", opra_err_msg())
+						   : out_fail(&o, rc);
 		goto done;
 	}
 	ctx.rpc = rpc;

@@ -20,6 +20,12 @@ const opt_global_spec opt_global_specs[] = {
 	{"--site", "LABEL", "OPRA_SITE", "site", "site label recorded with every change"},
 	{"--ca-file", "FILE", "OPRA_CA_FILE", "ca-file",
 	 "CA bundle (PEM) that signed tls+tcp servers"},
+	{"--tls-cert", "FILE", "OPRA_TLS_CERT", "tls-cert",
+	 "client certificate (PEM) for servers that require one"},
+	{"--tls-key", "FILE", "OPRA_TLS_KEY", "tls-key",
+	 "private key (PEM) of --tls-cert (default: the same file)"},
+	{"--insecure", NULL, "OPRA_INSECURE", "insecure",
+	 "allow sending the token over plain tcp:// to a non-loopback host"},
 	{"--help", NULL, NULL, NULL, "show help (also -h)"},
 	{"--version", NULL, NULL, NULL, "show the client and protocol version"},
 	{NULL, NULL, NULL, NULL, NULL},
@@ -27,7 +33,8 @@ const opt_global_spec opt_global_specs[] = {
 
 /* Keys the config file may hold; anything else is reported as a likely
  * typo rather than silently ignored. */
-static const char *const known_keys[] = {"server", "token", "timeout", "site", "ca-file"};
+static const char *const known_keys[] = {"server",  "token",	"timeout", "site",
+					 "ca-file", "tls-cert", "tls-key", "insecure"};
 
 const char *opt_env_process_get(void *ctx, const char *name)
 {
@@ -115,6 +122,12 @@ int opt_parse_global(opt_flags *f, int argc, char **argv, int *i, bool *matched)
 		f->site = value;
 	} else if (strcmp(spec->name, "--ca-file") == 0) {
 		f->ca_file = value;
+	} else if (strcmp(spec->name, "--tls-cert") == 0) {
+		f->tls_cert = value;
+	} else if (strcmp(spec->name, "--tls-key") == 0) {
+		f->tls_key = value;
+	} else if (strcmp(spec->name, "--insecure") == 0) {
+		f->insecure = true;
 	} else if (strcmp(spec->name, "--json") == 0) {
 		f->json = true;
 	} else if (strcmp(spec->name, "--quiet") == 0) {
@@ -168,7 +181,23 @@ void opt_config_free(opt_config *cfg)
 	opra_free(cfg->token);
 	opra_free(cfg->site);
 	opra_free(cfg->ca_file);
+	opra_free(cfg->tls_cert);
+	opra_free(cfg->tls_key);
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+void opt_rpc_options(rpc_options *ro, const opt_config *cfg)
+{
+	memset(ro, 0, sizeof(*ro));
+	for (size_t k = 0; k < cfg->n_servers && k < RPC_MAX_URLS; k++)
+		ro->urls[ro->n_urls++] = cfg->servers[k];
+	ro->token = cfg->token;
+	ro->timeout_ms = cfg->timeout_ms;
+	ro->site = cfg->site;
+	ro->ca_file = cfg->ca_file;
+	ro->cert_file = cfg->tls_cert;
+	ro->key_file = cfg->tls_key;
+	ro->insecure = cfg->insecure ? 1 : 0;
 }
 
 static int set_string(char **dst, const char *src)
@@ -328,8 +357,42 @@ int opt_resolve(opt_config *out, const opt_flags *f, opt_env env, const kvfile *
 	    (rc = resolve_string(&cfg.site, NULL, f->site, env_get(env, "OPRA_SITE"), file,
 				 "site")) != OPRA_OK ||
 	    (rc = resolve_string(&cfg.ca_file, NULL, f->ca_file, env_get(env, "OPRA_CA_FILE"), file,
-				 "ca-file")) != OPRA_OK)
+				 "ca-file")) != OPRA_OK ||
+	    (rc = resolve_string(&cfg.tls_cert, NULL, f->tls_cert, env_get(env, "OPRA_TLS_CERT"),
+				 file, "tls-cert")) != OPRA_OK ||
+	    (rc = resolve_string(&cfg.tls_key, NULL, f->tls_key, env_get(env, "OPRA_TLS_KEY"), file,
+				 "tls-key")) != OPRA_OK)
 		goto done;
+	if (cfg.tls_key != NULL && cfg.tls_cert == NULL) {
+		rc = opra_err_set(
+			OPRA_INVALID_ARGUMENT,
+			"a TLS key (--tls-key, OPRA_TLS_KEY or tls-key) was given without "
+			"its certificate: add --tls-cert FILE");
+		goto done;
+	}
+	if (f->insecure) {
+		cfg.insecure = true;
+	} else {
+		const char *v = env_get(env, "OPRA_INSECURE");
+		int line = 0;
+		const char *what = "OPRA_INSECURE";
+		char where[512];
+		if (v == NULL && file != NULL && (v = file_get(file, "insecure", &line)) != NULL) {
+			snprintf(where, sizeof(where), "%s:%d: insecure", origin, line);
+			what = where;
+		}
+		if (v != NULL) {
+			if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 ||
+			    strcmp(v, "1") == 0) {
+				cfg.insecure = true;
+			} else if (strcmp(v, "false") != 0 && strcmp(v, "no") != 0 &&
+				   strcmp(v, "0") != 0) {
+				rc = opra_err_set(OPRA_INVALID_ARGUMENT,
+						  "%s must be true or false, not '%s'", what, v);
+				goto done;
+			}
+		}
+	}
 
 	if (f->timeout != NULL) {
 		cfg.timeout_from = OPT_FROM_FLAG;
@@ -397,7 +460,8 @@ void opt_config_warn(FILE *warn, const kvfile *kv, const char *path, unsigned in
 		if (!known)
 			fprintf(warn,
 				"opra: warning: %s:%d: unknown key '%s' (ignored; known keys: "
-				"server, token, timeout, site, ca-file)\n",
+				"server, token, timeout, site, ca-file, tls-cert, tls-key, "
+				"insecure)\n",
 				path, line, key);
 	}
 	if (kvfile_get(kv, "token") != NULL && (mode & (S_IRWXG | S_IRWXO)) != 0)

@@ -1,7 +1,8 @@
 /* Global flags of the opra client and where their values come from.
  *
  * Every command shares the same global flags (--server, --token, --json,
- * --quiet, --timeout, --config, --site, --ca-file). They are parsed in one
+ * --quiet, --timeout, --config, --site, --ca-file, --tls-cert, --tls-key,
+ * --insecure). They are parsed in one
  * place (opt_parse_global) and then merged with the environment and the
  * config file by one pure function (opt_resolve) whose precedence is
  *
@@ -51,13 +52,17 @@ typedef struct {
 	const char *ca_file;
 	bool json;
 	bool quiet;
-	bool help;    /* -h / --help */
-	bool version; /* --version */
+	bool help;	      /* -h / --help */
+	bool version;	      /* --version */
+	const char *tls_cert; /* client certificate (PEM) for tls+tcp:// servers */
+	const char *tls_key;  /* its private key (PEM) */
+	bool insecure;	      /* --insecure: allow a token over plain tcp:// off loopback */
 } opt_flags;
 
 #define OPT_FLAGS_INIT                                                                             \
 	{                                                                                          \
-		{NULL}, 0, NULL, NULL, NULL, NULL, NULL, false, false, false, false                \
+		{NULL}, 0, NULL, NULL, NULL, NULL, NULL, false, false, false, false, NULL, NULL,   \
+			false                                                                      \
 	}
 
 /* Environment lookup: returns the value of `name` or NULL when unset.
@@ -80,6 +85,9 @@ typedef struct {
 	char *token;	/* NULL when none is configured */
 	char *site;	/* NULL when none */
 	char *ca_file;	/* NULL when none */
+	char *tls_cert; /* NULL when none */
+	char *tls_key;	/* NULL when none (then the key is read from tls_cert's file) */
+	bool insecure;	/* --insecure, OPRA_INSECURE=1 or insecure = true in the file */
 	int timeout_ms; /* 0: the rpc default (RPC_DEFAULT_TIMEOUT_MS) */
 	bool json;
 	bool quiet;
@@ -125,6 +133,13 @@ int opt_resolve(opt_config *out, const opt_flags *f, opt_env env, const kvfile *
 		const char *file_origin);
 
 void opt_config_free(opt_config *cfg);
+
+/* Fills ro (zeroed first) with everything cfg says about connecting:
+ * servers, token, timeout, site, CA file, client certificate and key, and
+ * --insecure. Strings point into cfg. Every rpc client a command opens
+ * should start from this, so that TLS and the plain-TCP rule apply to all
+ * of its connections alike. */
+void opt_rpc_options(rpc_options *ro, const opt_config *cfg);
 
 /* The config file to read: --config FILE when given (*explicit = true),
  * else $XDG_CONFIG_HOME/opra/config when XDG_CONFIG_HOME is an absolute

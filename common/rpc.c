@@ -72,6 +72,20 @@ int rpc_client_open(rpc_client **out, const rpc_options *o)
 	    (rc = dup_opt(&c->key_file, o->key_file)) != OPRA_OK)
 		goto done;
 	c->tls_insecure = o->tls_insecure;
+	/* A bearer token sent in clear text can be replayed by whoever reads
+	 * it: refuse before anything is sent (docs/security.md). */
+	for (size_t i = 0; o->token && o->token[0] && !o->insecure && i < o->n_urls; i++) {
+		if (tlsconf_url_plain_remote(o->urls[i])) {
+			rc = opra_err_set(
+				OPRA_INVALID_ARGUMENT,
+				"refusing to send the token in clear text to %s: use "
+				"tls+tcp://HOST:PORT (with --ca-file), or pass --insecure "
+				"(config: insecure = true) if the network is protected "
+				"otherwise",
+				o->urls[i]);
+			goto done;
+		}
+	}
 	c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : RPC_DEFAULT_TIMEOUT_MS;
 	*out = c;
 	c = NULL;

@@ -26,6 +26,9 @@ typedef struct {
 	const char *cert_file; /* optional client certificate (PEM, with key) */
 	const char *key_file;
 	int tls_insecure; /* do not verify the server certificate (testing) */
+	int insecure;	  /* allow sending the token over plain tcp:// to a host that is not
+			     loopback; without it rpc_client_open refuses (INVALID_ARGUMENT)
+			     when a token is set and such a URL is listed */
 } rpc_options;
 
 /* Creates a client; nothing is connected until the first call. Strings in

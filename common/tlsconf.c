@@ -51,3 +51,43 @@ done:
 	opra_free(cert);
 	return rc;
 }
+
+/* Plain (unencrypted) transports that can reach other machines. */
+static int is_plain_network(const char *url)
+{
+	return strncmp(url, "tcp://", 6) == 0 || strncmp(url, "tcp4://", 7) == 0 ||
+	       strncmp(url, "tcp6://", 7) == 0 || strncmp(url, "ws://", 5) == 0 ||
+	       strncmp(url, "ws4://", 6) == 0 || strncmp(url, "ws6://", 6) == 0;
+}
+
+/* Whether the host part of URL names the loopback interface only:
+ * 127.0.0.0/8, ::1 or localhost. An empty host, *, 0.0.0.0, [::] or any
+ * other name means other machines may connect. */
+static int is_loopback_url(const char *url)
+{
+	const char *host = strstr(url, "://");
+	if (host == NULL)
+		return 0;
+	host += 3;
+	if (strncmp(host, "[::1]", 5) == 0)
+		return host[5] == ':' || host[5] == '/' || host[5] == '\0';
+	size_t n = strcspn(host, ":/");
+	if (n == 9 && strncmp(host, "localhost", 9) == 0)
+		return 1;
+	if (n < 8 || n > 15 || strncmp(host, "127.", 4) != 0)
+		return 0;
+	/* 127.a.b.c with three more decimal parts. */
+	int dots = 0;
+	for (size_t i = 4; i < n; i++) {
+		if (host[i] == '.')
+			dots++;
+		else if (host[i] < '0' || host[i] > '9')
+			return 0;
+	}
+	return dots == 2;
+}
+
+int tlsconf_url_plain_remote(const char *url)
+{
+	return is_plain_network(url) && !is_loopback_url(url);
+}

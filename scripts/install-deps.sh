@@ -20,6 +20,8 @@ REQUIRED=(
 	libnng-dev libpq-dev libcmocka-dev libsodium-dev libssl-dev libjansson-dev libyaml-dev
 	postgresql
 	python3
+	# Memory checking in CI (tests/memcheck: oprad under valgrind).
+	valgrind
 	# opra report's e2e test: the html report rendered in headless Chromium
 	# (PNG checked with PIL), the OSCAL report validated against the NIST
 	# schema (jsonschema; regex for the schema's \p{L} patterns).

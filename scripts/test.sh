@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds opra and runs every test: the normal build (build/) and the
 # AddressSanitizer + UBSan build (build-asan/), each for the CTest labels
-# unit, db, e2e and fuzz, against a throwaway PostgreSQL cluster; a Release
+# unit, db, e2e and fuzz, against a throwaway PostgreSQL cluster; memcheck
+# (e2e scripts with oprad under valgrind) for the normal build only; a Release
 # build (build-release/) is compiled too, for the warnings only -O3 finds.
 #
 #   scripts/test.sh               everything (what CI runs)
 #   scripts/test.sh --quick       normal build only
-#   scripts/test.sh --label L     only label L (unit, db, e2e or fuzz)
+#   scripts/test.sh --label L     only label L (unit, db, e2e, fuzz or memcheck)
 #   scripts/test.sh --help
 #
 # Environment: OPRA_SKIP_DEPS=1 skips scripts/install-deps.sh;
@@ -18,10 +19,10 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-ALL_LABELS=(unit db e2e fuzz)
+ALL_LABELS=(unit db e2e fuzz memcheck)
 
 usage() {
-	sed -n '2,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '2,17s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 quick=0
@@ -30,10 +31,10 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) quick=1 ;;
 	--label)
-		[ $# -ge 2 ] || { echo "test.sh: --label needs a value (unit, db, e2e or fuzz)" >&2; exit 2; }
+		[ $# -ge 2 ] || { echo "test.sh: --label needs a value (unit, db, e2e, fuzz or memcheck)" >&2; exit 2; }
 		case " ${ALL_LABELS[*]} " in
 		*" $2 "*) labels=("$2") ;;
-		*) echo "test.sh: unknown label '$2' (unit, db, e2e or fuzz)" >&2; exit 2 ;;
+		*) echo "test.sh: unknown label '$2' (unit, db, e2e, fuzz or memcheck)" >&2; exit 2 ;;
 		esac
 		shift
 		;;
@@ -246,6 +247,7 @@ run_label() { # build-dir label
 	local build=$1 label=$2 log rc=0 par=2 result
 	# e2e tests start real servers; run them one at a time.
 	[ "$label" = e2e ] && par=1
+	[ "$label" = memcheck ] && par=1
 	log=$(mktemp "${TMPDIR:-/tmp}/opra-ctest.XXXXXX")
 	(
 		cd "$ROOT/$build"
@@ -306,7 +308,7 @@ fi
 
 need_db=0
 for l in "${labels[@]}"; do
-	case "$l" in db | e2e) need_db=1 ;; esac
+	case "$l" in db | e2e | memcheck) need_db=1 ;; esac
 done
 if [ "$need_db" = 1 ]; then
 	phase "throwaway PostgreSQL cluster"
@@ -315,6 +317,8 @@ fi
 
 for b in "${builds[@]}"; do
 	for l in "${labels[@]}"; do
+		# valgrind runs the normal build's oprad only (not under ASan).
+		[ "$l" = memcheck ] && [ "$b" = build-asan ] && continue
 		phase "test: $b / $l"
 		run_label "$b" "$l"
 	done

@@ -1,8 +1,10 @@
 #include "auth.h"
 
+#include "opra_alloc.h"
 #include "opra_err.h"
 #include "opra_log.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -211,4 +213,119 @@ int auth_user_create(db *d, const char *name, const char *role, long long create
 	if (rc != OPRA_OK)
 		sodium_memzero(token, sizeof(*token));
 	return rc;
+}
+
+/* ---- failed-authentication limiter (auth.h) ---- */
+
+#define AUTH_LIMIT_PROBE 8
+
+typedef struct {
+	char addr[AUTH_ADDR_MAX + 1]; /* "" = free */
+	double budget;		      /* failures still allowed now */
+	long long at_us;	      /* when budget was last brought up to date */
+} auth_limit_entry;
+
+struct auth_limit {
+	pthread_mutex_t mu;
+	double burst;
+	double per_us; /* refill per microsecond */
+	auth_limit_entry slots[AUTH_LIMIT_SLOTS];
+};
+
+int auth_limit_create(auth_limit **out, unsigned burst, unsigned per_min)
+{
+	*out = NULL;
+	auth_limit *l = opra_calloc(1, sizeof(*l));
+	if (l == NULL)
+		return opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
+	if (pthread_mutex_init(&l->mu, NULL) != 0) {
+		opra_free(l);
+		return opra_err_set(OPRA_RESOURCE_EXHAUSTED, "cannot create a mutex");
+	}
+	l->burst = burst ? burst : AUTH_FAIL_BURST;
+	l->per_us = (per_min ? per_min : AUTH_FAIL_PER_MIN) / 60e6;
+	*out = l;
+	return OPRA_OK;
+}
+
+void auth_limit_free(auth_limit *l)
+{
+	if (l == NULL)
+		return;
+	pthread_mutex_destroy(&l->mu);
+	opra_free(l);
+}
+
+static void limit_refill(const auth_limit *l, auth_limit_entry *e, long long now_us)
+{
+	if (now_us > e->at_us) {
+		e->budget += (double)(now_us - e->at_us) * l->per_us;
+		if (e->budget > l->burst)
+			e->budget = l->burst;
+		e->at_us = now_us;
+	}
+}
+
+/* The entry of addr (mu held). With create, a new entry replaces a free
+ * slot or the one with the most budget in the probe window; without,
+ * NULL when addr has none. */
+static auth_limit_entry *limit_find(auth_limit *l, const char *addr, long long now_us, int create)
+{
+	uint32_t h = 2166136261u;
+	for (const char *p = addr; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	auth_limit_entry *victim = NULL;
+	for (unsigned k = 0; k < AUTH_LIMIT_PROBE; k++) {
+		auth_limit_entry *e = &l->slots[(h + k) % AUTH_LIMIT_SLOTS];
+		if (e->addr[0] == '\0') {
+			if (victim == NULL || victim->addr[0] != '\0')
+				victim = e;
+			continue;
+		}
+		if (strcmp(e->addr, addr) == 0)
+			return e;
+		limit_refill(l, e, now_us);
+		if (victim == NULL || (victim->addr[0] != '\0' && e->budget > victim->budget))
+			victim = e;
+	}
+	if (!create || victim == NULL)
+		return NULL;
+	snprintf(victim->addr, sizeof(victim->addr), "%s", addr);
+	victim->budget = l->burst;
+	victim->at_us = now_us;
+	return victim;
+}
+
+long long auth_limit_wait_ms(auth_limit *l, const char *addr, long long now_us)
+{
+	long long ms = 0;
+	pthread_mutex_lock(&l->mu);
+	auth_limit_entry *e = limit_find(l, addr, now_us, 0);
+	if (e) {
+		limit_refill(l, e, now_us);
+		if (e->budget < 1.0) {
+			ms = (long long)((1.0 - e->budget) / l->per_us / 1000.0) + 1;
+		} else if (e->budget >= l->burst) {
+			e->addr[0] = '\0'; /* forgiven in full: free the slot */
+		}
+	}
+	pthread_mutex_unlock(&l->mu);
+	return ms;
+}
+
+int auth_limit_fail(auth_limit *l, const char *addr, long long now_us)
+{
+	int exhausted = 0;
+	pthread_mutex_lock(&l->mu);
+	auth_limit_entry *e = limit_find(l, addr, now_us, 1);
+	if (e) {
+		limit_refill(l, e, now_us);
+		double before = e->budget;
+		e->budget -= 1.0;
+		if (e->budget < 0.0)
+			e->budget = 0.0;
+		exhausted = before >= 1.0 && e->budget < 1.0;
+	}
+	pthread_mutex_unlock(&l->mu);
+	return exhausted;
 }

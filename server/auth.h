@@ -28,6 +28,33 @@ void auth_cache_invalidate(void);
 int auth_user_create(db *d, const char *name, const char *role, long long created_by,
 		     opra_token *token, long long *id);
 
+/* Slowing token guessing: a token bucket of failed authentications per
+ * peer address (IP without port; "ipc" and "inproc" for local transports).
+ * Each address may fail `burst` times at once; its budget refills at
+ * `per_min` failures a minute. An address with no budget left gets
+ * RESOURCE_EXHAUSTED with the seconds to wait for requests that need a
+ * token (rpcserver.c answers them in the I/O callback: no worker, no
+ * database). A correct token from that address works again once the
+ * budget has refilled to one. Other addresses are not affected. The table
+ * is bounded (AUTH_LIMIT_SLOTS): when it is full, the least suspicious
+ * entry is forgotten. Thread-safe. docs/security.md. */
+#define AUTH_FAIL_BURST	  20
+#define AUTH_FAIL_PER_MIN 10
+#define AUTH_LIMIT_SLOTS  4096
+#define AUTH_ADDR_MAX	  63
+
+typedef struct auth_limit auth_limit;
+
+/* burst/per_min 0: the defaults above. Caller frees with auth_limit_free. */
+int auth_limit_create(auth_limit **out, unsigned burst, unsigned per_min);
+void auth_limit_free(auth_limit *l); /* NULL-safe */
+/* 0 when `addr` may try to authenticate now, else the milliseconds until
+ * it may (at least 1). */
+long long auth_limit_wait_ms(auth_limit *l, const char *addr, long long now_us);
+/* Records one failed authentication from addr. Returns 1 when this failure
+ * used up the address's budget (the caller logs that once), else 0. */
+int auth_limit_fail(auth_limit *l, const char *addr, long long now_us);
+
 /* User names: 1..64 of A-Z a-z 0-9 . _ - @, starting with a letter or digit. */
 int auth_user_name_check(const char *name);
 

@@ -6,6 +6,7 @@
 #include "opra_err.h"
 #include "opra_log.h"
 #include "opra_version.h"
+#include "pbcheck.h"
 #include "sha256.h"
 #include "token.h"
 
@@ -563,7 +564,10 @@ static int check_request(dispatcher *d, rstate *rs)
 						"the server was too busy to start the request "
 						"within its %u ms deadline",
 						rs->req->deadline_ms));
-	/* 3. body */
+	/* 3. body: refuse a NUL inside a string before decoding would cut it */
+	if ((rc = pbcheck_strings(rs->m->desc->input, rs->req->body.data, rs->req->body.len)) !=
+	    OPRA_OK)
+		return rs_fail(rs, rc);
 	rs->body = protobuf_c_message_unpack(rs->m->desc->input, NULL, rs->req->body.len,
 					     rs->req->body.data);
 	if (rs->body == NULL)

@@ -11,6 +11,7 @@
 #include "opra_version.h"
 #include "pgembed.h"
 #include "rpcserver.h"
+#include "tlsconf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -64,6 +65,11 @@ static const char usage_text[] =
 	"  --tls-cert FILE        PEM certificate (chain) for tls+tcp:// listeners\n"
 	"  --tls-key FILE         PEM private key for it\n"
 	"  --tls-client-ca FILE   require client certificates signed by this CA\n"
+	"  --insecure             allow plain tcp:// on addresses other than loopback\n"
+	"                         (127.0.0.0/8, ::1, localhost); without it such a\n"
+	"                         --listen fails at start. Tokens then cross the network\n"
+	"                         in clear text: only behind a TLS proxy or on a\n"
+	"                         protected network. Config file: insecure = true\n"
 	"  --idempotency-days N   keep idempotency records N days: a retry with the same\n"
 	"                         key within that time is answered, not applied again\n"
 	"                         (default 30; 0 keeps them forever)\n"
@@ -97,6 +103,7 @@ typedef struct {
 	const char *tls_cert;
 	const char *tls_key;
 	const char *tls_client_ca;
+	int insecure;
 	const char *log_level;
 	const char *config;
 	const char *admin_name; /* init-admin */
@@ -118,6 +125,7 @@ enum {
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
 	OPT_TLS_CLIENT_CA,
+	OPT_INSECURE,
 	OPT_CONFIG,
 	OPT_LOG_LEVEL,
 	OPT_HELP,
@@ -140,6 +148,7 @@ static const struct option long_opts[] = {
 	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
 	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
 	{"tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA},
+	{"insecure", no_argument, NULL, OPT_INSECURE},
 	{"config", required_argument, NULL, OPT_CONFIG},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -237,6 +246,18 @@ static int apply_option(options *o, int id, const char *val, int from_file)
 		if (!(from_file && o->tls_client_ca))
 			o->tls_client_ca = val;
 		return 0;
+	case OPT_INSECURE:
+		/* A flag: --insecure. The file: insecure = true|false. */
+		if (!from_file) {
+			o->insecure = 1;
+			return 0;
+		}
+		if (strcmp(val, "true") == 0 || strcmp(val, "yes") == 0 || strcmp(val, "1") == 0)
+			o->insecure = 1;
+		else if (strcmp(val, "false") != 0 && strcmp(val, "no") != 0 &&
+			 strcmp(val, "0") != 0)
+			return usage_error("insecure must be true or false, not '%s'", val);
+		return 0;
 	case OPT_LOG_LEVEL:
 		if (opra_log_level_parse(val) < 0)
 			return usage_error(
@@ -266,7 +287,8 @@ static int load_config(options *o, kvfile **kv)
 		kvfile_entry(*kv, i, &key, &val, &line);
 		int id = 0;
 		for (const struct option *lo = long_opts; lo->name; lo++)
-			if (strcmp(lo->name, key) == 0 && lo->has_arg == required_argument &&
+			if (strcmp(lo->name, key) == 0 &&
+			    (lo->has_arg == required_argument || lo->val == OPT_INSECURE) &&
 			    lo->val != OPT_CONFIG)
 				id = lo->val;
 		if (id == 0) {
@@ -344,6 +366,15 @@ static int parse_args(options *o, int argc, char **argv, kvfile **kv)
 		o->housekeep_interval = 3600;
 	if ((o->tls_cert == NULL) != (o->tls_key == NULL))
 		return usage_error("--tls-cert and --tls-key go together");
+	/* Before anything starts (rpcserver_start checks again). */
+	for (size_t i = 0; i < o->n_listen && !o->insecure; i++)
+		if (tlsconf_url_plain_remote(o->listen[i]))
+			return usage_error(
+				"refusing to listen on %s without TLS: tokens and evidence would "
+				"cross the network in clear text. Use tls+tcp://HOST:PORT with "
+				"--tls-cert/--tls-key, listen on 127.0.0.1, or pass --insecure if "
+				"the network is protected otherwise (e.g. a TLS proxy in front)",
+				o->listen[i]);
 	return 0;
 }
 
@@ -533,7 +564,8 @@ static int cmd_serve(const options *o)
 				.max_parked = (size_t)o->max_parked,
 				.tls_cert = o->tls_cert,
 				.tls_key = o->tls_key,
-				.tls_client_ca = o->tls_client_ca};
+				.tls_client_ca = o->tls_client_ca,
+				.insecure = o->insecure};
 	for (size_t i = 0; i < o->n_listen; i++)
 		ro.urls[i] = o->listen[i];
 	if (rpcserver_start(&srv, &ro, disp) != OPRA_OK) {

@@ -1,6 +1,8 @@
 #include "rpcserver.h"
 
+#include "auth.h"
 #include "db.h"
+#include "envelope.h"
 #include "notify.h"
 #include "opra_alloc.h"
 #include "opra_err.h"
@@ -41,6 +43,7 @@ typedef struct rpc_ctx {
 	struct rpc_ctx *prev;  /* PARKED: the waiters list */
 	struct rpc_ctx *next;
 	char peer[64];
+	char addr[AUTH_ADDR_MAX + 1]; /* peer without the port: the rate limiter's key */
 } rpc_ctx;
 
 /* Notifications remembered so that a watcher that found nothing just
@@ -82,6 +85,7 @@ struct rpcserver {
 	int timer_started;
 	notify_listener *listener;
 	int mu_init;
+	auth_limit *limit; /* failed authentications per peer address */
 };
 
 static void ctx_recv(rpc_ctx *c)
@@ -99,11 +103,14 @@ static void ctx_send(rpc_ctx *c, nng_msg *msg)
 	nng_ctx_send(c->ctx, c->aio);
 }
 
-static void peer_of(nng_msg *msg, char *out, size_t size)
+/* The remote address of msg's pipe: `out` with the port (for logs and
+ * events), `addr` without it (the rate limiter's key). */
+static void peer_of(nng_msg *msg, char *out, size_t size, char *addr, size_t addr_size)
 {
 	nng_pipe p = nng_msg_get_pipe(msg);
 	nng_sockaddr sa;
 	snprintf(out, size, "?");
+	snprintf(addr, addr_size, "?");
 	if (nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0)
 		return;
 	char ip[INET6_ADDRSTRLEN] = "";
@@ -111,29 +118,103 @@ static void peer_of(nng_msg *msg, char *out, size_t size)
 	case NNG_AF_INET:
 		inet_ntop(AF_INET, &sa.s_in.sa_addr, ip, sizeof(ip));
 		snprintf(out, size, "%s:%u", ip, ntohs(sa.s_in.sa_port));
+		snprintf(addr, addr_size, "%s", ip);
 		break;
 	case NNG_AF_INET6:
 		inet_ntop(AF_INET6, sa.s_in6.sa_addr, ip, sizeof(ip));
 		snprintf(out, size, "[%s]:%u", ip, ntohs(sa.s_in6.sa_port));
+		snprintf(addr, addr_size, "%s", ip);
 		break;
-	case NNG_AF_IPC:
+	case NNG_AF_IPC: {
+		/* Local clients are told apart by their user id, so one local
+		 * user guessing tokens does not lock out the others. */
+		uint64_t uid = 0;
 		snprintf(out, size, "ipc");
+		if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid) == 0)
+			snprintf(addr, addr_size, "ipc:uid=%llu", (unsigned long long)uid);
+		else
+			snprintf(addr, addr_size, "ipc");
 		break;
+	}
 	case NNG_AF_INPROC:
 		snprintf(out, size, "inproc");
+		snprintf(addr, addr_size, "inproc");
 		break;
 	default:
 		break;
 	}
 }
 
+/* Reads top-level field `field` of a protobuf message without decoding
+ * it: its varint value (wire type 0) or its length (wire type 2). Returns
+ * 1 when found, 0 when absent or the bytes are not protobuf. Used on the
+ * rare paths of the rate limiter only, so nothing is allocated. */
+static int pb_peek(const uint8_t *p, size_t len, uint32_t field, uint64_t *value)
+{
+	size_t i = 0;
+	while (i < len) {
+		uint64_t key = 0, v = 0;
+		for (unsigned shift = 0;; shift += 7) {
+			if (i >= len || shift > 63)
+				return 0;
+			key |= (uint64_t)(p[i] & 0x7f) << shift;
+			if (!(p[i++] & 0x80))
+				break;
+		}
+		unsigned wt = (unsigned)(key & 7);
+		if (wt == 0 || wt == 2) {
+			for (unsigned shift = 0;; shift += 7) {
+				if (i >= len || shift > 63)
+					return 0;
+				v |= (uint64_t)(p[i] & 0x7f) << shift;
+				if (!(p[i++] & 0x80))
+					break;
+			}
+		} else if (wt == 1) {
+			v = 8;
+		} else if (wt == 5) {
+			v = 4;
+		} else {
+			return 0;
+		}
+		if ((key >> 3) == field) {
+			*value = v;
+			return 1;
+		}
+		if (wt != 0) {
+			if (v > len - i)
+				return 0;
+			i += (size_t)v;
+		}
+	}
+	return 0;
+}
+
+/* Counts a failed authentication of a token-bearing request (Request
+ * field 2, token) answered UNAUTHENTICATED (Response field 2, status). */
+static void count_auth_failure(rpcserver *s, rpc_ctx *c, const uint8_t *req, size_t req_len,
+			       const opra_buf *reply)
+{
+	uint64_t status = 0, token_len = 0;
+	if (!pb_peek(reply->data, reply->len, 2, &status) || status != OPRA_UNAUTHENTICATED)
+		return;
+	if (!pb_peek(req, req_len, 2, &token_len) || token_len == 0)
+		return;
+	if (auth_limit_fail(s->limit, c->addr, opra_now_us()))
+		log_warn("too many failed authentications from %s: refusing its requests that "
+			 "need a token until its budget refills (a possible token guessing "
+			 "attempt; tokens are not logged)",
+			 c->addr);
+}
+
 /* Answers without a worker (queue full, shutting down, too many watchers).
  * Cheap and non-blocking, callable from callbacks: reuses the request
  * message for the reply. */
-static void reply_now(rpc_ctx *c, nng_msg *msg, int status, const char *text)
+static void reply_now_details(rpc_ctx *c, nng_msg *msg, int status, const char *text,
+			      const char *details)
 {
 	opra_buf out = OPRA_BUF_INIT;
-	if (dispatch_error_response(&out, 0, status, text) != OPRA_OK) {
+	if (envelope_response_pack(&out, 0, status, text, details, NULL, 0) != OPRA_OK) {
 		nng_msg_free(msg);
 		atomic_fetch_sub(&c->srv->in_flight, 1);
 		ctx_recv(c);
@@ -149,6 +230,11 @@ static void reply_now(rpc_ctx *c, nng_msg *msg, int status, const char *text)
 	}
 	opra_buf_free(&out);
 	ctx_send(c, msg);
+}
+
+static void reply_now(rpc_ctx *c, nng_msg *msg, int status, const char *text)
+{
+	reply_now_details(c, msg, status, text, NULL);
 }
 
 static const char shutting_down[] =
@@ -171,13 +257,29 @@ static void ctx_cb(void *arg)
 		c->msg = nng_aio_get_msg(c->aio);
 		c->received_us = c->first_us = opra_now_us();
 		c->flags = dispatch_peek_flags(s->disp, nng_msg_body(c->msg), nng_msg_len(c->msg));
-		peer_of(c->msg, c->peer, sizeof(c->peer));
+		peer_of(c->msg, c->peer, sizeof(c->peer), c->addr, sizeof(c->addr));
 		atomic_fetch_add(&s->in_flight, 1);
 		if (atomic_load(&s->draining)) {
 			nng_msg *m = c->msg;
 			c->msg = NULL;
 			reply_now(c, m, OPRA_UNAVAILABLE, shutting_down);
 			return;
+		}
+		if (!(c->flags & METHOD_PUBLIC)) {
+			long long wait_ms = auth_limit_wait_ms(s->limit, c->addr, c->first_us);
+			if (wait_ms > 0) {
+				char text[256], details[64];
+				snprintf(text, sizeof(text),
+					 "too many failed authentications from %s; retry in %lld s "
+					 "(a correct token works again then)",
+					 c->addr, (wait_ms + 999) / 1000);
+				snprintf(details, sizeof(details), "{\"retry_after_ms\": %lld}",
+					 wait_ms);
+				nng_msg *m = c->msg;
+				c->msg = NULL;
+				reply_now_details(c, m, OPRA_RESOURCE_EXHAUSTED, text, details);
+				return;
+			}
 		}
 		c->state = CTX_WORK;
 		if (workq_push(s->queue, c) != OPRA_OK) {
@@ -512,6 +614,9 @@ static void *worker_main(void *arg)
 			}
 			nng_msg *msg = c->msg;
 			c->msg = NULL;
+			if (!(c->flags & METHOD_PUBLIC))
+				count_auth_failure(s, c, nng_msg_body(msg), nng_msg_len(msg),
+						   &outs[i]);
 			send_reply(s, c, msg, &outs[i]);
 			/* Keep big buffers from lingering in idle workers. */
 			if (outs[i].cap > 1024 * 1024)
@@ -525,16 +630,6 @@ done:
 	opra_free(cs);
 	opra_free(items);
 	return NULL;
-}
-
-static int is_loopback_tcp(const char *url)
-{
-	const char *host = strstr(url, "://");
-	if (host == NULL)
-		return 1;
-	host += 3;
-	return strncmp(host, "127.", 4) == 0 || strncmp(host, "localhost:", 10) == 0 ||
-	       strncmp(host, "[::1]:", 6) == 0;
 }
 
 static int listen_one(rpcserver *s, const char *url, const rpcserver_options *o)
@@ -587,10 +682,21 @@ static int listen_one(rpcserver *s, const char *url, const rpcserver_options *o)
 			return opra_err_set(OPRA_INTERNAL, "cannot configure TLS on %s: %s", url,
 					    nng_strerror(nrv));
 		}
-	} else if (strncmp(url, "tcp", 3) == 0 && !is_loopback_tcp(url)) {
-		log_warn("*** %s is reachable from other machines WITHOUT TLS: tokens and "
-			 "evidence travel in clear text. Use tls+tcp:// with --tls-cert/--tls-key. "
-			 "***",
+	} else if (tlsconf_url_plain_remote(url)) {
+		if (!o->insecure) {
+			nng_listener_close(l);
+			return opra_err_set(
+				OPRA_INVALID_ARGUMENT,
+				"refusing to listen on %s without TLS: tokens and "
+				"evidence would cross the network in clear text. Use "
+				"tls+tcp://HOST:PORT with --tls-cert/--tls-key, listen on "
+				"127.0.0.1, or pass --insecure if the network is protected "
+				"otherwise (e.g. a TLS proxy in front)",
+				url);
+		}
+		log_warn("*** %s is reachable from other machines WITHOUT TLS (--insecure): "
+			 "tokens and evidence travel in clear text. Use tls+tcp:// with "
+			 "--tls-cert/--tls-key. ***",
 			 url);
 	}
 	if ((nrv = nng_listener_start(l, 0)) != 0) {
@@ -635,6 +741,9 @@ int rpcserver_start(rpcserver **out, const rpcserver_options *o, dispatcher *d)
 	pthread_cond_init(&s->park_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	s->mu_init = 1;
+	if ((rc = auth_limit_create(&s->limit, o->auth_fail_burst, o->auth_fail_per_min)) !=
+	    OPRA_OK)
+		goto done;
 	if ((rc = workq_create(&s->queue, o->queue_depth)) != OPRA_OK)
 		goto done;
 	s->dbs = opra_calloc((size_t)o->workers, sizeof(db *));
@@ -775,6 +884,7 @@ void rpcserver_stop(rpcserver *s, int drain_ms)
 	for (int i = 0; s->dbs && i < s->n_workers; i++)
 		db_close(s->dbs[i]);
 	workq_free(s->queue);
+	auth_limit_free(s->limit);
 	if (s->mu_init) {
 		pthread_mutex_destroy(&s->ctx_mu);
 		pthread_mutex_destroy(&s->park_mu);

@@ -38,6 +38,15 @@ typedef struct {
 				      (0: RPCSERVER_BATCH_MAX; 1: no grouping) */
 	size_t max_parked;	   /* long polls waiting at once (0: RPCSERVER_MAX_PARKED);
 				      beyond: RESOURCE_EXHAUSTED */
+	int insecure;		   /* allow plain tcp:// (and ws://) on non-loopback addresses;
+				      without it such a listener fails to start */
+	/* Failed authentications per peer address (auth.h auth_limit): a burst
+	 * of auth_fail_burst, refilled at auth_fail_per_min; an address that has
+	 * used them up gets RESOURCE_EXHAUSTED for token-bearing requests,
+	 * answered by the I/O callback without a worker or the database.
+	 * 0: AUTH_FAIL_BURST / AUTH_FAIL_PER_MIN. */
+	unsigned auth_fail_burst;
+	unsigned auth_fail_per_min;
 } rpcserver_options;
 
 #define RPCSERVER_BATCH_MAX  32

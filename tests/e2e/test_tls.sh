@@ -38,4 +38,91 @@ run "$OPRAD" --db "host=/nonexistent" --listen "tls+tcp://127.0.0.1:$((port + 1)
 
 stop_oprad
 [ "$STOP_RC" -eq 0 ] && pass "clean stop" || fail "stop exit $STOP_RC"
+
+# --- client certificates: --tls-client-ca makes them mandatory -------------
+openssl req -newkey rsa:2048 -nodes -subj "/CN=site columbus" \
+	-keyout "$pki/client.key" -out "$pki/client.csr" 2>/dev/null
+openssl x509 -req -in "$pki/client.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" \
+	-CAcreateserial -days 2 -out "$pki/client.crt" 2>/dev/null
+# A client certificate signed by the unrelated CA.
+openssl req -newkey rsa:2048 -nodes -subj "/CN=intruder" \
+	-keyout "$pki/rogue.key" -out "$pki/rogue.csr" 2>/dev/null
+openssl x509 -req -in "$pki/rogue.csr" -CA "$pki/other.crt" -CAkey "$pki/other.key" \
+	-CAcreateserial -days 2 -out "$pki/rogue.crt" 2>/dev/null
+cat "$pki/client.crt" "$pki/client.key" >"$pki/client.pem"
+
+mport=$((port + 2))
+start_oprad "$E2E_TMP/m" --listen "tls+tcp://127.0.0.1:$mport" \
+	--tls-cert "$pki/server.crt" --tls-key "$pki/server.key" --tls-client-ca "$pki/ca.crt"
+OPRA_URL="tls+tcp://localhost:$mport"
+export OPRA_CA_FILE="$pki/ca.crt"
+expect_rc 0 "mutual TLS: client certificate accepted" \
+	opra --tls-cert "$pki/client.crt" --tls-key "$pki/client.key" --token "$ADMIN_TOKEN" user list --json
+expect_json "$OUT" 'd[0]["name"] == "admin"' "user list over mutual TLS"
+expect_rc 0 "certificate and key in one file (--tls-key defaults to --tls-cert)" \
+	opra --tls-cert "$pki/client.pem" ping --json
+expect_rc 0 "client certificate from the environment" \
+	env OPRA_TLS_CERT="$pki/client.crt" OPRA_TLS_KEY="$pki/client.key" "$OPRA_BIN" --server "$OPRA_URL" ping
+mkdir -p "$E2E_TMP/config/opra"
+printf 'tls-cert = %s\ntls-key = %s\n' "$pki/client.crt" "$pki/client.key" >"$E2E_TMP/config/opra/config"
+chmod 600 "$E2E_TMP/config/opra/config"
+expect_rc 0 "client certificate from the config file (tls-cert, tls-key)" opra ping --json
+[ -z "$ERR" ] && pass "config keys tls-cert/tls-key are known (no warning)" || fail "config warning: $ERR"
+rm -f "$E2E_TMP/config/opra/config"
+run opra --timeout 3 --token "$ADMIN_TOKEN" user list
+[ "$RC" -eq 7 ] && pass "a client without a certificate is refused (exit $RC)" || fail "no client certificate: exit $RC, $OUT $ERR"
+run opra --timeout 3 --tls-cert "$pki/rogue.crt" --tls-key "$pki/rogue.key" ping
+[ "$RC" -eq 7 ] && pass "a client certificate from another CA is refused (exit $RC)" || fail "rogue client certificate: exit $RC, $OUT $ERR"
+expect_rc 2 "--tls-key without --tls-cert is a usage error" opra --tls-key "$pki/client.key" ping
+expect_in "$ERR" "--tls-cert" "message names --tls-cert"
+expect_rc 6 "an unreadable client certificate is named" opra --tls-cert /nonexistent.crt --tls-key "$pki/client.key" ping
+expect_in "$ERR" "/nonexistent.crt" "message names the missing file"
+unset OPRA_CA_FILE
+stop_oprad
+
+# --- plain TCP off loopback needs --insecure ---------------------------------
+pport=$((port + 3))
+run "$OPRAD" --db "host=/nonexistent" --listen "tcp://0.0.0.0:$pport"
+[ "$RC" -eq 2 ] && pass "oprad refuses tcp://0.0.0.0 without --insecure (exit 2)" || fail "tcp://0.0.0.0 without --insecure: exit $RC"
+expect_in "$ERR" "tls+tcp://" "refusal says to use tls+tcp://"
+expect_in "$ERR" "--insecure" "refusal names --insecure"
+for url in "tcp://:$pport" "tcp://192.0.2.10:$pport" "tcp://[::]:$pport" "tcp://example.org:$pport" "tcp://127.evil.example:$pport"; do
+	run "$OPRAD" --db "host=/nonexistent" --listen "$url"
+	[ "$RC" -eq 2 ] && grep -q "refusing to listen" <<<"$ERR" && pass "refused without --insecure: $url" || fail "$url: exit $RC $ERR"
+done
+printf 'listen = tcp://0.0.0.0:%s\n' "$pport" >"$E2E_TMP/oprad.conf"
+run "$OPRAD" --db "host=/nonexistent" --config "$E2E_TMP/oprad.conf"
+[ "$RC" -eq 2 ] && pass "a non-loopback listen in the config file is refused too" || fail "config listen: exit $RC"
+start_oprad "$E2E_TMP/p" --listen "tcp://0.0.0.0:$pport" --insecure
+expect_in "$(cat "$E2E_TMP/p/oprad.log")" "WITHOUT TLS (--insecure)" "with --insecure oprad starts and warns loudly"
+OPRA_URL="tcp://127.0.0.1:$pport"
+expect_rc 0 "loopback client on the --insecure server" opra --token "$ADMIN_TOKEN" user list --json
+stop_oprad
+printf 'insecure = true\n' >"$E2E_TMP/oprad.conf"
+start_oprad "$E2E_TMP/p2" --config "$E2E_TMP/oprad.conf" --listen "tcp://0.0.0.0:$pport"
+expect_in "$(cat "$E2E_TMP/p2/oprad.log")" "WITHOUT TLS (--insecure)" "insecure = true in the config file"
+stop_oprad
+# Loopback forms and local transports stay allowed without --insecure.
+start_oprad "$E2E_TMP/l" --listen "tcp://127.0.0.2:$pport" --listen "tcp://localhost:$((pport + 1))" --listen "ipc://$E2E_TMP/l.sock"
+pass "127.0.0.0/8, localhost and ipc:// need no --insecure"
+stop_oprad
+
+# The client never sends a token in clear text to another machine.
+expect_rc 2 "client refuses a token over plain tcp:// to a non-loopback host" \
+	"$OPRA_BIN" --server "tcp://192.0.2.10:$pport" --token "$ADMIN_TOKEN" user list
+expect_in "$ERR" "--insecure" "client refusal names --insecure"
+expect_rc 2 "also when the remote server is only the second one listed" \
+	"$OPRA_BIN" --server "tcp://127.0.0.1:$pport" --server "tcp://192.0.2.10:$pport" --token x user list
+run "$OPRA_BIN" --server "tcp://192.0.2.10:$pport" --insecure --timeout 1 --token "$ADMIN_TOKEN" user list
+[ "$RC" -eq 7 ] && pass "with --insecure the client tries (and finds nobody: exit 7)" || fail "--insecure client: exit $RC $ERR"
+run env OPRA_INSECURE=1 "$OPRA_BIN" --server "tcp://192.0.2.10:$pport" --timeout 1 --token "$ADMIN_TOKEN" user list
+[ "$RC" -eq 7 ] && pass "OPRA_INSECURE=1 works like --insecure" || fail "OPRA_INSECURE: exit $RC $ERR"
+printf 'insecure = true\n' >"$E2E_TMP/config/opra/config"
+run "$OPRA_BIN" --server "tcp://192.0.2.10:$pport" --timeout 1 --token "$ADMIN_TOKEN" user list
+[ "$RC" -eq 7 ] && pass "insecure = true in the client config file" || fail "client config insecure: exit $RC $ERR"
+printf 'insecure = maybe\n' >"$E2E_TMP/config/opra/config"
+expect_rc 2 "a bad insecure value is a usage error" "$OPRA_BIN" --server "tcp://192.0.2.10:$pport" ping
+rm -f "$E2E_TMP/config/opra/config"
+run "$OPRA_BIN" --server "tcp://192.0.2.10:$pport" --timeout 1 ping
+[ "$RC" -eq 7 ] && pass "without a token the client may call a remote plain server (ping)" || fail "tokenless ping: exit $RC $ERR"
 finish
