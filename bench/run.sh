@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the benchmarks on this machine and prints each figure next to the
 # baseline measured in the same run. Usage: bench/run.sh [--quick|--full]
-#   --quick  (default) about a minute: 2 s per cell, bulk import of 31k rows
-#   --full   5 s per cell, bulk import of 100k assets, 10k services, 200k links
+#   --quick  (default) about a minute: 2 s per cell, bulk import of 31k rows, load 10 s
+#   --full   5 s per cell, bulk import of 100k assets, 10k services, 200k links, load 60 s
 # Builds into build-bench (Release), starts oprad on its embedded PostgreSQL
 # in a temporary state dir, and stops everything on exit.
 set -euo pipefail
@@ -86,6 +86,22 @@ echo
 	--db "host=$state/s/run port=5432 user=opra dbname=opra" \
 	--model "$here/sql/models/cert-rmm-1.2.yaml" --runs $((seconds * 5 + 1)) \
 	--opra "$build/opra"
+echo
+# Load (issue 9): 200 concurrent clients mixing submissions, characterisations,
+# reads and watches on two appraisals; per-operation p50/p99, oprad RSS, CPU of
+# oprad + its PostgreSQL; exactly-once and watch-order checks (bench/bench_load.c).
+load_opra() { OPRA_TOKEN=$(cat "$state/s/admin.token") "$build/opra" --server "$url" "$@" >/dev/null; }
+load_opra model import "$here/sql/models/cert-rmm-1.2.yaml" 2>/dev/null || true
+load_opra unit add load-hq && load_opra service add load-claims --unit load-hq
+load_token=$(OPRA_TOKEN=$(cat "$state/s/admin.token") "$build/opra" --server "$url" user add load-bench --role user --quiet)
+for a in load-bench1 load-bench2; do
+	load_opra appraisal create "$a" --model cert-rmm-1.2 --pa ADM
+	load_opra appraisal scope add "$a" --service load-claims
+	load_opra appraisal member add "$a" load-bench --role appraiser
+done
+"$build/bench/bench_load" --server "$url" --token "$load_token" --appraisal load-bench1 \
+	--appraisal load-bench2 --instance load-claims --clients 200 \
+	--seconds "$([ "$seconds" -ge 5 ] && echo 60 || echo 10)" --oprad-pid "$pid"
 rss=$(awk '/VmHWM/{print $2}' "/proc/$pid/status")
 echo
 echo "oprad peak RSS: $((rss / 1024)) MiB"
