@@ -275,14 +275,7 @@ static rpc_client *second_client(cli_ctx *ctx)
 
 	if (cfg == NULL || cfg->n_servers == 0)
 		return NULL;
-	memset(&ro, 0, sizeof(ro));
-	for (size_t k = 0; k < cfg->n_servers; k++)
-		ro.urls[k] = cfg->servers[k];
-	ro.n_urls = cfg->n_servers;
-	ro.token = cfg->token;
-	ro.timeout_ms = cfg->timeout_ms;
-	ro.site = cfg->site;
-	ro.ca_file = cfg->ca_file;
+	opt_rpc_options(&ro, cfg);
 	return rpc_client_open(&rpc, &ro) == OPRA_OK ? rpc : NULL;
 }
 

@@ -149,16 +149,13 @@ int cli_evidence_deliver(cli_ctx *ctx, rpc_client *rpc, Opra__V1__EvidenceSubmit
 		/* The other chunk streams connect to the server rpc talks to
 		 * (when it is connected), then to the configured ones. */
 		memset(&more, 0, sizeof(more));
+		if (cfg)
+			opt_rpc_options(&more, cfg); /* token, TLS, --insecure */
+		more.n_urls = 0;
 		if (url)
 			more.urls[more.n_urls++] = url;
 		for (size_t k = 0; cfg && k < cfg->n_servers && more.n_urls < RPC_MAX_URLS; k++)
 			more.urls[more.n_urls++] = cfg->servers[k];
-		if (cfg) {
-			more.token = cfg->token;
-			more.timeout_ms = cfg->timeout_ms;
-			more.site = cfg->site;
-			more.ca_file = cfg->ca_file;
-		}
 		memset(&up, 0, sizeof(up));
 		up.rpc = rpc;
 		up.more = more.n_urls > 0 ? &more : NULL;

@@ -63,14 +63,8 @@ static int rpc_for_site(syncer *s, const char *site, rpc_client **out)
 	opra_free(s->site_rpc_site);
 	s->site_rpc = NULL;
 	s->site_rpc_site = NULL;
-	memset(&ro, 0, sizeof(ro));
-	for (size_t k = 0; k < cfg->n_servers; k++)
-		ro.urls[k] = cfg->servers[k];
-	ro.n_urls = cfg->n_servers;
-	ro.token = cfg->token;
-	ro.timeout_ms = cfg->timeout_ms;
+	opt_rpc_options(&ro, cfg); /* TLS and --insecure as the command's own */
 	ro.site = site;
-	ro.ca_file = cfg->ca_file;
 	if ((rc = rpc_client_open(&s->site_rpc, &ro)) != OPRA_OK)
 		return rc;
 	if (site && (s->site_rpc_site = opra_strdup(site)) == NULL)

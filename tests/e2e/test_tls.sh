@@ -69,6 +69,22 @@ chmod 600 "$E2E_TMP/config/opra/config"
 expect_rc 0 "client certificate from the config file (tls-cert, tls-key)" opra ping --json
 [ -z "$ERR" ] && pass "config keys tls-cert/tls-key are known (no warning)" || fail "config warning: $ERR"
 rm -f "$E2E_TMP/config/opra/config"
+# Commands that open more connections than their first (chunk streams of
+# an upload, sync delivering a record spooled at another site) present the
+# same certificate on each of them.
+export OPRA_TLS_CERT="$pki/client.crt" OPRA_TLS_KEY="$pki/client.key"
+small_appraisal
+head -c $((5 * 1024 * 1024 + 17)) /dev/urandom >"$E2E_TMP/big.bin"
+expect_rc 0 "a multi-chunk upload over mutual TLS" opra --token "$ALICE" evidence submit ap1 \
+	--practice ADM:SG1.SP1 --instance claims --kind artifact --file "$E2E_TMP/big.bin" --title big --json
+expect_json "$OUT" 'd["status"] == "accepted" and d["size"] == 5242897' "the uploaded artifact is stored"
+expect_rc 0 "spool a submit made at site north" opra --token "$ALICE" --site north evidence submit ap1 \
+	--practice ADM:SG1.SP1 --instance claims --kind affirmation --text "from the north" --title n1 --spool
+expect_rc 0 "sync it from site south over mutual TLS" opra --token "$ALICE" --site south sync --json
+expect_json "$OUT" 'd["delivered"] == 1 and d["failed"] == 0' "the spooled record is delivered"
+expect_rc 0 "list the evidence" opra --token "$ALICE" evidence list ap1 --json
+expect_json "$OUT" '[e["site"] for e in d if e["title"] == "n1"] == ["north"]' "it keeps the site it was made at"
+unset OPRA_TLS_CERT OPRA_TLS_KEY
 run opra --timeout 3 --token "$ADMIN_TOKEN" user list
 [ "$RC" -eq 7 ] && pass "a client without a certificate is refused (exit $RC)" || fail "no client certificate: exit $RC, $OUT $ERR"
 run opra --timeout 3 --tls-cert "$pki/rogue.crt" --tls-key "$pki/rogue.key" ping
