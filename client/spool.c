@@ -193,6 +193,25 @@ int spool_lock_sync(spool *s)
 	return s->sync_fd >= 0 ? OPRA_OK : opra_err_code();
 }
 
+/* Removes the temporary files of writers that died before renaming them
+ * into records. Only called while holding the spool's .lock, which every
+ * writer holds from creating its .tmp- file to renaming or removing it:
+ * any .tmp- file seen then belongs to nobody. Best effort. */
+static void reap_tmp(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[PATH_MAX];
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, ".tmp-", 5) == 0 &&
+		    join(path, sizeof(path), dir, e->d_name) == OPRA_OK)
+			unlink(path);
+	closedir(d);
+}
+
 /* The sequence number of a record name ("000000000042-..."), or 0. */
 static unsigned long long name_seq(const char *name)
 {
@@ -378,6 +397,7 @@ int spool_add(spool *s, const spool_entry *e, char *id_out)
 		rc = opra_err_code();
 		goto done;
 	}
+	reap_tmp(s->dir);
 	opra_random_hex(rnd, 8);
 	if ((rc = join(tmp, sizeof(tmp), s->dir, ".tmp-")) != OPRA_OK)
 		goto done;
@@ -465,6 +485,15 @@ int spool_list(spool *s, char ***ids_out, size_t *n_out)
 
 	*ids_out = NULL;
 	*n_out = 0;
+	/* No writer busy: leftovers of crashed ones can go. */
+	char lpath[PATH_MAX];
+	int lfd;
+	if (join(lpath, sizeof(lpath), s->dir, ".lock") == OPRA_OK &&
+	    (lfd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) >= 0) {
+		if (flock(lfd, LOCK_EX | LOCK_NB) == 0)
+			reap_tmp(s->dir);
+		close(lfd);
+	}
 	if ((d = opendir(s->dir)) == NULL)
 		return out_file_error(errno, "list the spool", s->dir);
 	while ((e = readdir(d)) != NULL) {

@@ -11,7 +11,8 @@
  *   .lock, .sync.lock         flock(2) files: writers / one sync at a time
  *
  * A record file is written to a temporary name, fsync'd and renamed, so a
- * crash leaves either no record or a whole one. Its format:
+ * crash leaves either no record or a whole one (and a .tmp- file, removed
+ * by the next writer, or by a sync while no writer holds .lock). Its format:
  *
  *   OPRA-SPOOL 1\n
  *   {"method": ..., "idempotency_key": ..., "created_at": ..., "body": <hex

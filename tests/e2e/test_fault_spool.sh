@@ -93,6 +93,8 @@ else
 fi
 expect_rc 0 "sync with a half-written record in the spool" opra sync --json
 expect_json "$OUT" "d['delivered'] == 0 and d['failed'] == 0" "the half-written record is not delivered"
+compgen -G "$SPOOL/.tmp-*" >/dev/null && fail "the dead writer's temporary file is still there: $(ls -a "$SPOOL")" ||
+	pass "sync removed the dead writer's temporary file"
 expect_rc 0 "the same submit again" opra evidence submit "${A[@]}" --kind artifact --file "$E2E_TMP/big.bin" \
 	--title big --idempotency-key big-1 --spool --quiet
 expect_rc 0 "sync it" opra sync --json
