@@ -106,7 +106,8 @@ static int end_field(csv_reader *r, long start_line)
 		return opra_err_set(OPRA_INVALID_ARGUMENT,
 				    "%s:%ld: field %zu is longer than %d bytes", r->origin,
 				    start_line, r->nfields + 1, CSV_MAX_FIELD);
-	if (!opra_utf8_valid(r->rec + start, flen))
+	/* rec is NULL until the first byte arrives: NULL + 0 is undefined */
+	if (flen > 0 && !opra_utf8_valid(r->rec + start, flen))
 		return opra_err_set(OPRA_INVALID_ARGUMENT, "%s:%ld: field %zu is not valid UTF-8",
 				    r->origin, start_line, r->nfields + 1);
 	int rc = put(r, '\0');

@@ -591,8 +591,8 @@ static const char *const stage_tables[4] = {
 	"NULL, name text NOT NULL, type text NOT NULL, unit text NOT NULL, owner text NOT NULL, "
 	"description text NOT NULL, tags jsonb NOT NULL, created_after text NOT NULL) ON COMMIT "
 	"DROP",
-	"CREATE TEMP TABLE bulk_link (seq integer NOT NULL, ord integer NOT NULL, line bigint NOT "
-	"NULL, service text NOT NULL, asset text NOT NULL) ON COMMIT DROP",
+	("CREATE TEMP TABLE bulk_link (seq integer NOT NULL, ord integer NOT NULL, line bigint NOT "
+	 "NULL, service text NOT NULL, asset text NOT NULL) ON COMMIT DROP"),
 };
 
 static const char *const stage_copy[4] = {
