@@ -21,6 +21,7 @@
  *                       [--seconds S] [--clients 1,16,64] [--upload-mib N]
  *                       [--upload-streams N (default 4)]
  *                       [--oprad-pid PID] [--pgbench PATH] [--dir TMPDIR] */
+#include "summary.h"
 #include "db.h"
 #include "opra_err.h"
 #include "opra_log.h"
@@ -559,6 +560,16 @@ int main(int argc, char **argv)
 				 met(ratio >= goal));
 		printf("  %7d %14.0f %14.0f %7.2fx %8ld  %s\n", n, ours, base, ratio, retries,
 		       goal_text);
+		{
+			char fig[64], o[32], b[32], g[16];
+			snprintf(fig, sizeof(fig), "small affirmations, %d client%s", n,
+				 n == 1 ? "" : "s");
+			snprintf(o, sizeof(o), "%.0f/s", ours);
+			snprintf(b, sizeof(b), "%.0f/s pgbench", base);
+			snprintf(g, sizeof(g), ">= %.1fx", goal);
+			bench_summary(fig, o, b, ratio, goal > 0 ? g : NULL,
+				      goal > 0 ? ratio >= goal : -1);
+		}
 		fflush(stdout);
 		if (ours < 0 || base < 0)
 			failed = 1;
@@ -620,11 +631,23 @@ int main(int argc, char **argv)
 		double ratio = copy_s > 0 ? copy_s / up_s : 0;
 		printf("  ratio: %.2fx COPY's throughput (goal >= 0.5x: %s)\n", ratio,
 		       met(ratio >= 0.5));
+		char fig[64], mtxt[48], b[48];
+		snprintf(fig, sizeof(fig), "%ld MiB upload, throughput", upload_mib);
+		snprintf(mtxt, sizeof(mtxt), "%.0f MiB/s", mib / up_s);
+		snprintf(b, sizeof(b), "%.0f MiB/s COPY", mib / copy_s);
+		bench_summary(fig, mtxt, b, ratio, ">= 0.5x", ratio >= 0.5);
 		if (oprad_pid)
 			printf("  oprad RSS: %.1f MiB before, %.1f-%.1f MiB during the upload (%ld "
 			       "samples; goal: constant, under 64 MiB: %s)\n",
 			       (double)rss_before / 1024, (double)rs.min_kb / 1024,
 			       (double)rs.max_kb / 1024, rs.samples, met(rs.max_kb < 64 * 1024));
+		if (oprad_pid) {
+			snprintf(mtxt, sizeof(mtxt), "%.0f-%.0f MiB", (double)rs.min_kb / 1024,
+				 (double)rs.max_kb / 1024);
+			snprintf(b, sizeof(b), "%.0f MiB before", (double)rss_before / 1024);
+			bench_summary("oprad RSS during the upload", mtxt, b, 0, "< 64 MiB",
+				      rs.max_kb < 64 * 1024);
+		}
 
 		t0 = now_s();
 		rc = upload(c, &o, (int)streams, path, hash_cache, &stored);
@@ -637,6 +660,10 @@ int main(int argc, char **argv)
 		printf("  %-44s %8.3f s  = %.1f %% of the first (goal < 5 %%: %s)\n",
 		       "second upload of the same file (dedup)", dd_s, 100 * dd_s / up_s,
 		       met(dd_s < 0.05 * up_s));
+		snprintf(mtxt, sizeof(mtxt), "%.3f s", dd_s);
+		snprintf(b, sizeof(b), "%.2f s first upload", up_s);
+		bench_summary("second upload of the same file (dedup)", mtxt, b, dd_s / up_s,
+			      "< 0.05x", dd_s < 0.05 * up_s);
 		rpc_client_close(c);
 		unlink(path);
 		char entry[1024];

@@ -3,6 +3,7 @@
  * through libpq, in the same run against the same database.
  *
  * usage: bench_inventory --server URL --token T --db CONNINFO [--assets N] [--runs N] */
+#include "summary.h"
 #include "db.h"
 #include "opra_err.h"
 #include "opra_log.h"
@@ -151,6 +152,12 @@ int main(int argc, char **argv)
 		       rpc[runs / 2], rpc[runs * 9 / 10]);
 		printf("  ratio: %.2fx the SELECT (goal: under 50 ms)\n",
 		       rpc[runs / 2] / sel[runs / 2]);
+		char fig[64], ours[32], base[32];
+		snprintf(fig, sizeof(fig), "inventory show, %ld assets, time", n);
+		snprintf(ours, sizeof(ours), "%.2f ms", rpc[runs / 2]);
+		snprintf(base, sizeof(base), "%.2f ms SELECT", sel[runs / 2]);
+		bench_summary(fig, ours, base, rpc[runs / 2] / sel[runs / 2], "< 50 ms",
+			      rpc[runs / 2] < 50.0);
 	}
 	free(sel);
 	free(rpc);

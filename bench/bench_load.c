@@ -58,6 +58,7 @@
  *                  failed, failed_stored},
  *   server: {rss_start_kib, rss_max_kib, rss_end_kib, cpu_s} (-1: unknown),
  *   exhausted_retries, unavailable_retries, failures, ok */
+#include "summary.h"
 #include "opra_err.h"
 #include "opra_log.h"
 #include "rpc.h"
@@ -972,6 +973,7 @@ int main(int argc, char **argv)
 		       "\"operations\": [",
 		       n_clients, n_watchers, load_s, n_urls);
 	}
+	double sub_p50 = 0, sub_p99 = 0;
 	for (int op = 0; op < N_OPS; op++) {
 		size_t n = 0;
 		long fails = 0, exh = 0, unav = 0, stale = 0, gave_up = 0;
@@ -994,6 +996,10 @@ int main(int argc, char **argv)
 			qsort(all, n, sizeof(*all), cmp_u);
 		double p50 = all ? pct_ms(all, n, 0.5) : 0, p99 = all ? pct_ms(all, n, 0.99) : 0;
 		double mx = all && n ? (double)all[n - 1] / 1000.0 : 0;
+		if (op == OP_SUBMIT) {
+			sub_p50 = p50;
+			sub_p99 = p99;
+		}
 		total_fail += fails;
 		total_ops += (long)n;
 		total_exh += exh;
@@ -1026,6 +1032,23 @@ int main(int argc, char **argv)
 		lags && k ? (double)lags[(size_t)(0.99 * (double)(k - 1) + 0.5)] / 1000.0 : 0;
 	int ok = total_fail == 0 && !once_failed && !setup_failed && once.missing == 0 &&
 		 once.duplicates == 0 && once.stray == 0 && w_gaps == 0 && w_short == 0;
+	{
+		char fig[64], o[96];
+		snprintf(fig, sizeof(fig), "load: %d clients, %.0f s", n_clients, load_s);
+		snprintf(o, sizeof(o), "%.0f req/s, %ld failed, submit p50 %.0f / p99 %.0f ms",
+			 (double)total_ops / load_s, total_fail, sub_p50, sub_p99);
+		bench_summary(fig, o, NULL, 0, "0 failed, exactly once", ok);
+		if (n_oprad_pids && rss_max >= 0) {
+			snprintf(o, sizeof(o), "%.0f MiB peak", (double)rss_max / 1024);
+			snprintf(fig, sizeof(fig), "%.0f MiB at start", (double)rss_start / 1024);
+			bench_summary("load: oprad RSS", o, fig, 0, NULL, -1);
+		}
+		if (cpu >= 0) {
+			snprintf(o, sizeof(o), "%.2f cores", cpu / load_s);
+			bench_summary("load: server CPU (oprad + PostgreSQL)", o, NULL, 0, NULL,
+				      -1);
+		}
+	}
 	if (!json_out) {
 		printf("  RESOURCE_EXHAUSTED retries: %ld, UNAVAILABLE/DEADLINE retries: %ld, "
 		       "failed requests: %ld of %ld\n",

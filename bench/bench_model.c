@@ -5,6 +5,7 @@
  *
  * usage: bench_model --server URL --token ADMIN_TOKEN --db CONNINFO
  *                    --file PATH [--format oscal-catalog|opra] [--runs N] */
+#include "summary.h"
 #include "db.h"
 #include "model.h"
 #include "model_pb.h"
@@ -216,6 +217,13 @@ int main(int argc, char **argv)
 	printf("  %-36s %10.1f ms  (%8.0f rows/s)\n", "opra model import (RPC, end to end)", im,
 	       (double)rows / (im / 1000.0));
 	printf("  ratio: %.2fx the COPY time (goal: <= 3x)\n", im / cm);
+	{
+		char ours[32], base[32];
+		snprintf(ours, sizeof(ours), "%.0f ms", im);
+		snprintf(base, sizeof(base), "%.0f ms COPY", cm);
+		bench_summary("model import (OSCAL catalog), time", ours, base, im / cm, "<= 3x",
+			      im / cm <= 3.0);
+	}
 	rpc_client_close(c);
 	db_close(d);
 	model_free(m);

@@ -19,6 +19,7 @@
  * usage: bench_rating_show --server URL --token ADMIN_TOKEN --db CONNINFO
  *                          [--model sql/models/cert-rmm-1.2.yaml]
  *                          [--instances 50] [--runs 15] [--opra PATH] */
+#include "summary.h"
 #include "db.h"
 #include "model.h"
 #include "model_pb.h"
@@ -350,6 +351,21 @@ int main(int argc, char **argv)
 		printf("  %-48s %10.2f   %.2fx Rating/Show  goal < 1000 ms: %s\n",
 		       "opra report --format html (end to end)", mr, mr / mo,
 		       mr < 1000 ? "met" : "NOT met");
+	{
+		char fig[96], mtxt[32], b[32];
+		snprintf(fig, sizeof(fig), "rating show, %ld characterisations, time", chars);
+		snprintf(mtxt, sizeof(mtxt), "%.1f ms", mo);
+		snprintf(b, sizeof(b), "%.1f ms SELECT", mb);
+		bench_summary(fig, mtxt, b, mo / mb, "<= 2x", mo <= 2 * mb);
+		snprintf(mtxt, sizeof(mtxt), "%.1f ms", me);
+		bench_summary("rating show --explain, time", mtxt, b, me / mb, NULL, -1);
+		if (opra != NULL) {
+			snprintf(mtxt, sizeof(mtxt), "%.0f ms", mr);
+			snprintf(b, sizeof(b), "%.1f ms Rating/Show", mo);
+			bench_summary("html report of that appraisal, time", mtxt, b, mr / mo,
+				      "< 1000 ms", mr < 1000);
+		}
+	}
 	printf("\n  (%ld runs; SELECT returned %ld rows; capability levels: out/not-rated %d, "
 	       "CL0 %d, CL1 %d, CL2 %d, CL3 %d)\n",
 	       runs, rows, level_hist[0], level_hist[1], level_hist[2], level_hist[3],

@@ -11,6 +11,7 @@
  *
  * usage: bench_rpc --server URL [--token T] [--seconds S] [--clients 1,16,64]
  *                  [--echo-url URL] */
+#include "summary.h"
 #include "envelope.h"
 #include "opra_err.h"
 #include "opra_log.h"
@@ -295,6 +296,20 @@ int main(int argc, char **argv)
 			printf(" %12.0f %6.2fx %8.0fus", who.rps,
 			       echo.rps > 0 ? who.rps / echo.rps : 0, who.p99_us);
 		printf("\n");
+		{
+			char fig[64], ours[32], base[32];
+			double r = echo.rps > 0 ? ping.rps / echo.rps : 0;
+			snprintf(fig, sizeof(fig), "RPC ping, %ld client%s", n, n == 1 ? "" : "s");
+			snprintf(ours, sizeof(ours), "%.0f/s", ping.rps);
+			snprintf(base, sizeof(base), "%.0f/s nng echo", echo.rps);
+			bench_summary(fig, ours, base, r, n == 16 ? ">= 0.70x" : NULL,
+				      n == 16 ? r >= 0.70 : -1);
+			if (token && n == 16) {
+				snprintf(ours, sizeof(ours), "%.0f/s", who.rps);
+				bench_summary("RPC whoami (token checked), 16 clients", ours, base,
+					      echo.rps > 0 ? who.rps / echo.rps : 0, NULL, -1);
+			}
+		}
 		if (echo.errors || ping.errors || who.errors) {
 			printf("         errors: echo %ld, ping %ld, whoami %ld\n", echo.errors,
 			       ping.errors, who.errors);

@@ -8,9 +8,10 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 seconds=2
+mode=quick
 case "${1:-}" in
 --quick | "") seconds=2 ;;
---full) seconds=5 ;;
+--full) seconds=5 mode=full ;;
 -h | --help)
 	sed -n '2,7p' "$0"
 	exit 0
@@ -28,6 +29,11 @@ cmake --build "$build" -j"$(nproc)" >/dev/null
 
 state=$(mktemp -d /tmp/opra-bench.XXXXXX)
 chmod 711 "$state"
+# Every benchmark appends its headline figures here (bench/summary.h); the
+# table at the end prints them.
+export OPRA_BENCH_SUMMARY="$state/summary.tsv"
+: >"$OPRA_BENCH_SUMMARY"
+started=$EPOCHREALTIME
 pid=""
 cleanup() {
 	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
@@ -102,6 +108,40 @@ done
 "$build/bench/bench_load" --server "$url" --token "$load_token" --appraisal load-bench1 \
 	--appraisal load-bench2 --instance load-claims --clients 200 \
 	--seconds "$([ "$seconds" -ge 5 ] && echo 60 || echo 10)" --oprad-pid "$pid"
+# CPU seconds of a process and its live descendants, each with the children
+# it has reaped (PostgreSQL backends that have exited).
+tree_cpu() {
+	local p=$1 t c
+	t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)
+	for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do
+		t=$((t + $(tree_cpu "$c")))
+	done
+	echo "$t"
+}
 rss=$(awk '/VmHWM/{print $2}' "/proc/$pid/status")
+own=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat")
+all=$(tree_cpu "$pid")
+hz=$(getconf CLK_TCK)
 echo
-echo "oprad peak RSS: $((rss / 1024)) MiB"
+echo "Summary ($mode mode, $(nproc) cores; ratio = measured / baseline, both from this run)"
+echo
+{
+	printf 'figure\tmeasured\tbaseline\tratio\tgoal\tverdict\n'
+	cat "$OPRA_BENCH_SUMMARY"
+} | awk -F'\t' '
+	{ for (i = 1; i <= NF; i++) { cell[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } n = NR }
+	END {
+		for (r = 1; r <= n; r++) {
+			line = ""
+			for (i = 1; i <= 6; i++) line = line sprintf("%-*s  ", w[i], cell[r, i])
+			sub(/ +$/, "", line); print "  " line
+		}
+	}'
+echo
+printf '  oprad peak RSS (VmHWM) over the whole run: %d MiB\n' $((rss / 1024))
+awk -v o="$own" -v a="$all" -v hz="$hz" -v t0="$started" -v t1="$EPOCHREALTIME" 'BEGIN {
+	printf "  server CPU over the whole run: oprad %.1f s, oprad + its PostgreSQL %.1f s, in %.0f s of wall time\n", o / hz, a / hz, t1 - t0
+}'
+if grep -q "NOT MET" "$OPRA_BENCH_SUMMARY"; then
+	echo "  goals not met: $(grep -c "NOT MET" "$OPRA_BENCH_SUMMARY") (see docs/performance.md for the analysis)"
+fi

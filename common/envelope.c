@@ -1,4 +1,5 @@
 #include "envelope.h"
+#include "pbcheck.h"
 
 #include "opra_err.h"
 #include "opra_text.h"
@@ -43,6 +44,9 @@ int envelope_request_decode(Opra__V1__Request **out, const uint8_t *data, size_t
 		rc = opra_err_set(OPRA_INVALID_ARGUMENT, "empty message: not an opra request");
 		goto done;
 	}
+	/* "site\0x" would decode as "site": refuse, do not cut (pbcheck.h). */
+	if ((rc = pbcheck_strings(&opra__v1__request__descriptor, data, len)) != OPRA_OK)
+		goto done;
 	req = opra__v1__request__unpack(NULL, len, data);
 	if (req == NULL) {
 		rc = opra_err_set(OPRA_INVALID_ARGUMENT,

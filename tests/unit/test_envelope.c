@@ -124,6 +124,28 @@ static void hostile_fields_are_refused(void **state)
 	}
 }
 
+/* A NUL inside an envelope string would make the server act on a prefix
+ * ("north\0x" -> "north"): refused, naming the field. */
+static void nul_inside_a_string_is_refused(void **state)
+{
+	uint8_t buf[256];
+	Opra__V1__Request r = OPRA__V1__REQUEST__INIT;
+	r.method = "opra.v1.System/Ping";
+	r.site = "northXsouth";
+	size_t n = pack(buf, sizeof(buf), &r);
+	uint8_t *x = memchr(buf, 'X', n);
+	assert_non_null(x);
+	*x = '\0';
+	Opra__V1__Request *d = NULL;
+	assert_int_equal(envelope_request_decode(&d, buf, n), OPRA_INVALID_ARGUMENT);
+	assert_null(d);
+	assert_non_null(strstr(opra_err_msg(), "site"));
+	*x = 'Y'; /* the same bytes without the NUL decode */
+	assert_int_equal(envelope_request_decode(&d, buf, n), OPRA_OK);
+	assert_string_equal(d->site, "northYsouth");
+	envelope_request_free(d);
+}
+
 static void response_round_trip(void **state)
 {
 	opra_buf b = OPRA_BUF_INIT;
@@ -149,9 +171,13 @@ static void response_round_trip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(request_round_trip),	      cmocka_unit_test(garbage_is_refused),
-		cmocka_unit_test(truncated_is_refused),	      cmocka_unit_test(method_name_rules),
-		cmocka_unit_test(hostile_fields_are_refused), cmocka_unit_test(response_round_trip),
+		cmocka_unit_test(request_round_trip),
+		cmocka_unit_test(garbage_is_refused),
+		cmocka_unit_test(truncated_is_refused),
+		cmocka_unit_test(method_name_rules),
+		cmocka_unit_test(hostile_fields_are_refused),
+		cmocka_unit_test(nul_inside_a_string_is_refused),
+		cmocka_unit_test(response_round_trip),
 	};
 	return TESTLIB_RUN(tests);
 }
