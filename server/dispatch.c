@@ -37,12 +37,12 @@ static const method_batch_impl *const batch_handlers[] = {
 	&svc_evidence_submit_batch,
 };
 
-/* Every service the server offers. Adding a service: write svc_x.c with a
- * service_impl and list it here. */
-static const service_impl *const services[] = {
+/* Every service the server offers (method.h). */
+const service_impl *const opra_services[] = {
 	&svc_system,   &svc_user,   &svc_model,	 &svc_inventory, &svc_bulk,   &svc_appraisal,
 	&svc_evidence, &svc_events, &svc_rating, &svc_plan,	 &svc_report,
 };
+const size_t opra_n_services = sizeof(opra_services) / sizeof(opra_services[0]);
 
 struct cgroup;
 
@@ -89,9 +89,9 @@ int dispatch_create_with(dispatcher **out, const server_info *info,
 	int rc = OPRA_OK;
 
 	*out = NULL;
-	size_t n_builtin = sizeof(services) / sizeof(services[0]);
+	size_t n_builtin = opra_n_services;
 	for (size_t s = 0; s < n_builtin + n_extra; s++)
-		total += (s < n_builtin ? services[s] : extra[s - n_builtin])->desc->n_methods;
+		total += (s < n_builtin ? opra_services[s] : extra[s - n_builtin])->desc->n_methods;
 	d = opra_calloc(1, sizeof(*d));
 	if (d == NULL || (d->methods = opra_calloc(total, sizeof(method_entry))) == NULL) {
 		rc = opra_err_set(OPRA_RESOURCE_EXHAUSTED, "out of memory");
@@ -109,7 +109,7 @@ int dispatch_create_with(dispatcher **out, const server_info *info,
 	}
 	d->sync_ready = 1;
 	for (size_t s = 0; s < n_builtin + n_extra; s++) {
-		const service_impl *svc = s < n_builtin ? services[s] : extra[s - n_builtin];
+		const service_impl *svc = s < n_builtin ? opra_services[s] : extra[s - n_builtin];
 		for (unsigned m = 0; m < svc->desc->n_methods; m++) {
 			const ProtobufCMethodDescriptor *md = &svc->desc->methods[m];
 			const method_impl *impl = NULL;

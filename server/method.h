@@ -105,6 +105,12 @@ typedef struct {
 	size_t n_methods;
 } service_impl;
 
+/* Every service the server offers (dispatch.c), for the dispatcher and for
+ * tests that must cover every method (the hostile flood, the body fuzzer).
+ * Adding a service: write svc_x.c with a service_impl and list it there. */
+extern const service_impl *const opra_services[];
+extern const size_t opra_n_services;
+
 /* Set-based group commit (server/dispatch.c): a METHOD_BATCH method may also
  * have a batch handler, listed in dispatch.c batch_handlers[] by its full
  * method name. When every request of a group-commit batch is for that method

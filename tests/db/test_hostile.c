@@ -44,23 +44,6 @@
 /* method_row.flags: a mutating method that accepts any well-formed body. */
 #define FLOOD_ACCEPTS_ANY 0x10000u
 
-extern const service_impl svc_system;
-extern const service_impl svc_user;
-extern const service_impl svc_model;
-extern const service_impl svc_inventory;
-extern const service_impl svc_bulk;
-extern const service_impl svc_appraisal;
-extern const service_impl svc_evidence;
-extern const service_impl svc_events;
-extern const service_impl svc_rating;
-extern const service_impl svc_plan;
-extern const service_impl svc_report;
-
-static const service_impl *const services[] = {
-	&svc_system,   &svc_user,   &svc_model,	 &svc_inventory, &svc_bulk,   &svc_appraisal,
-	&svc_evidence, &svc_events, &svc_rating, &svc_plan,	 &svc_report,
-};
-
 typedef struct {
 	char name[ENVELOPE_METHOD_MAX + 1];
 	const ProtobufCMessageDescriptor *input;
@@ -77,8 +60,8 @@ static char url[256], sock_path[200];
 static void collect_methods(void)
 {
 	n_methods = 0;
-	for (size_t s = 0; s < sizeof(services) / sizeof(services[0]); s++) {
-		const service_impl *svc = services[s];
+	for (size_t s = 0; s < opra_n_services; s++) {
+		const service_impl *svc = opra_services[s];
 		for (unsigned m = 0; m < svc->desc->n_methods; m++) {
 			const ProtobufCMethodDescriptor *md = &svc->desc->methods[m];
 			unsigned flags = 0;

@@ -20,23 +20,6 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 size_t fuzz_seed(size_t index, uint8_t *buf, size_t cap);
 
-extern const service_impl svc_system;
-extern const service_impl svc_user;
-extern const service_impl svc_model;
-extern const service_impl svc_inventory;
-extern const service_impl svc_bulk;
-extern const service_impl svc_appraisal;
-extern const service_impl svc_evidence;
-extern const service_impl svc_events;
-extern const service_impl svc_rating;
-extern const service_impl svc_plan;
-extern const service_impl svc_report;
-
-static const service_impl *const services[] = {
-	&svc_system,   &svc_user,   &svc_model,	 &svc_inventory, &svc_bulk,   &svc_appraisal,
-	&svc_evidence, &svc_events, &svc_rating, &svc_plan,	 &svc_report,
-};
-
 typedef struct {
 	const ProtobufCMessageDescriptor *input;
 	method_validate_fn validate;
@@ -51,8 +34,8 @@ static void init(void)
 	if (n_targets)
 		return;
 	opra_log_set_level(OPRA_LOG_ERROR);
-	for (size_t s = 0; s < sizeof(services) / sizeof(services[0]); s++) {
-		const service_impl *svc = services[s];
+	for (size_t s = 0; s < opra_n_services; s++) {
+		const service_impl *svc = opra_services[s];
 		for (unsigned m = 0; m < svc->desc->n_methods && n_targets < MAX_TARGETS; m++) {
 			const ProtobufCMethodDescriptor *md = &svc->desc->methods[m];
 			target *t = &targets[n_targets++];
