@@ -71,5 +71,5 @@ awk -v r=$rows -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN {
 	printf "  ratio: %.2fx COPY'"'"'s rows/s (goal: >= 0.5x)\n", copy / imp
 	if (ENVIRON["OPRA_BENCH_SUMMARY"] != "")
 		printf "bulk inventory import, %d rows, rows/s\t%.0f rows/s\t%.0f rows/s COPY\t%.2fx\t>= 0.5x\t%s\n", \
-			r, r / imp, r / copy, copy / imp, copy / imp >= 0.5 ? "met" : "NOT MET" >> ENVIRON["OPRA_BENCH_SUMMARY"]
+			r, r / imp, r / copy, copy / imp, (copy / imp >= 0.5 ? "met" : "NOT MET") >> ENVIRON["OPRA_BENCH_SUMMARY"]
 }'
