@@ -5,7 +5,8 @@
  *
  *   figure \t measured \t baseline \t ratio \t goal \t verdict
  *
- * ratio <= 0 prints "-"; met is 1 (met), 0 (not met) or -1 (no goal). */
+ * A ratio <= 0 prints "-", one below 0.1 gets four decimals; met is 1
+ * (met), 0 (not met) or -1 (no goal). */
 #ifndef OPRA_BENCH_SUMMARY_H
 #define OPRA_BENCH_SUMMARY_H
 
@@ -16,22 +17,18 @@ static inline void bench_summary(const char *figure, const char *measured, const
 				 double ratio, const char *goal, int met)
 {
 	const char *path = getenv("OPRA_BENCH_SUMMARY");
+	const char *verdict = "-";
+	char rtext[32] = "-";
 	FILE *f;
 
 	if (path == NULL || path[0] == '\0' || (f = fopen(path, "a")) == NULL)
 		return;
+	if (met >= 0)
+		verdict = met ? "met" : "NOT MET";
 	if (ratio > 0)
-		fprintf(f, "%s\t%s\t%s\t%.2fx\t%s\t%s\n", figure, measured,
-			baseline ? baseline : "-", ratio, goal ? goal : "-",
-			met < 0 ? "-"
-			: met	? "met"
-				: "NOT MET");
-	else
-		fprintf(f, "%s\t%s\t%s\t-\t%s\t%s\n", figure, measured, baseline ? baseline : "-",
-			goal ? goal : "-",
-			met < 0 ? "-"
-			: met	? "met"
-				: "NOT MET");
+		snprintf(rtext, sizeof(rtext), "%.*fx", ratio < 0.1 ? 4 : 2, ratio);
+	fprintf(f, "%s\t%s\t%s\t%s\t%s\t%s\n", figure, measured, baseline ? baseline : "-", rtext,
+		goal ? goal : "-", verdict);
 	fclose(f);
 }
 
