@@ -910,10 +910,9 @@ int main(int argc, char **argv)
 	pthread_join(sampler, NULL);
 	rss_end = rss_total();
 
-	/* The checks use a fresh connection: the control client has been idle
-	 * through the run, and if its server was killed meanwhile, common/rpc.c
-	 * would wait the whole timeout on the dead connection before failing
-	 * over (see docs/scaling.md). */
+	/* The checks use a fresh connection, starting again from the first
+	 * URL that answers (the control client has been idle through the run;
+	 * common/rpc.c would also fail over by itself, docs/scaling.md). */
 	rpc_client_close(ctl);
 	ctl = NULL;
 	if (open_plain(&ctl) != OPRA_OK) {

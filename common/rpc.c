@@ -11,6 +11,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,7 +30,24 @@ struct rpc_client {
 	int open;
 	int connected_url; /* index into urls, -1 when not connected */
 	long long last_rtt_us;
+	/* Set by nng when the socket's connection goes away (the server
+	 * stopped or died while we were idle): the next call reconnects,
+	 * trying the URLs in order, instead of waiting on a dead address
+	 * that nng's dialer keeps redialling. Cleared when nng reconnects. */
+	atomic_int lost;
+	atomic_int sock_id; /* nng_socket_id of sock while open, else 0 */
 };
+
+/* nng pipe callback: no blocking, no waiting, just a flag. Pipes of a
+ * socket closed earlier (its callbacks may run late) are ignored. */
+static void pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	rpc_client *c = arg;
+	int id = nng_socket_id(nng_pipe_socket(p));
+	if (id <= 0 || id != atomic_load(&c->sock_id))
+		return;
+	atomic_store(&c->lost, ev == NNG_PIPE_EV_REM_POST);
+}
 
 static int dup_opt(char **dst, const char *src)
 {
@@ -97,6 +115,7 @@ done:
 static void disconnect(rpc_client *c)
 {
 	if (c->open) {
+		atomic_store(&c->sock_id, 0);
 		nng_close(c->sock);
 		c->open = 0;
 	}
@@ -204,6 +223,8 @@ static int connect_any(rpc_client *c)
 	char why[1024] = "";
 	size_t wlen = 0;
 
+	if (c->open && atomic_load(&c->lost))
+		disconnect(c); /* the server went away while we were idle */
 	if (c->open)
 		return OPRA_OK;
 	for (size_t i = 0; i < c->n_urls; i++) {
@@ -222,6 +243,10 @@ static int connect_any(rpc_client *c)
 		 * of a request the server keeps refusing (e.g. over its size
 		 * limit) can also keep nng_close from returning. */
 		nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+		atomic_store(&c->lost, 0);
+		atomic_store(&c->sock_id, nng_socket_id(c->sock));
+		nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, pipe_event, c);
+		nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_event, c);
 		nrv = nng_dialer_create(&d, c->sock, c->urls[i]);
 		if (nrv == 0 && strncmp(c->urls[i], "tls+", 4) == 0) {
 			rc = tls_setup(c, d, c->urls[i]);

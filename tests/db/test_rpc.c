@@ -499,6 +499,41 @@ static void server_down_is_unavailable(void **state)
 	rpc_client_close(c);
 }
 
+/* A client idle while its server goes away moves on to the next URL at its
+ * next call, instead of waiting a whole timeout on the dead address. */
+static void idle_client_fails_over_at_once(void **state)
+{
+	char url2[300];
+	snprintf(url2, sizeof(url2), "%s.second", url);
+	rpcserver_options so = {.n_urls = 1,
+				.conninfo = ts.conninfo,
+				.workers = 1,
+				.queue_depth = 16,
+				.recv_max = ts.info.max_message_size};
+	so.urls[0] = url2;
+	rpcserver *srv2 = NULL;
+	assert_int_equal(rpcserver_start(&srv2, &so, ts.disp), OPRA_OK);
+
+	rpc_options o = {.n_urls = 2, .timeout_ms = 10000};
+	o.urls[0] = url2;
+	o.urls[1] = url;
+	rpc_client *c = NULL;
+	assert_int_equal(rpc_client_open(&c, &o), OPRA_OK);
+	assert_int_equal(ping(c), OPRA_OK);
+	assert_string_equal(rpc_client_url(c), url2);
+
+	rpcserver_stop(srv2, 1000); /* the connection closes while c is idle */
+	usleep(200 * 1000);
+	long long t0 = opra_now_us();
+	assert_int_equal(ping(c), OPRA_OK);
+	long long ms = (opra_now_us() - t0) / 1000;
+	printf("idle failover: next call answered by %s after %lld ms\n", rpc_client_url(c), ms);
+	assert_string_equal(rpc_client_url(c), url);
+	assert_true(ms < 2000); /* not the 10 s timeout */
+	rpc_client_close(c);
+	unlink(url2 + strlen("ipc://"));
+}
+
 /* ---- group commit ----
  *
  * A service of the test's own, "opra.test.Batch/Put", marked METHOD_BATCH:
@@ -786,6 +821,7 @@ int main(void)
 		cmocka_unit_test(server_reconnects_after_database_connections_die),
 		cmocka_unit_test(stop_drains_requests_in_flight),
 		cmocka_unit_test(server_down_is_unavailable),
+		cmocka_unit_test(idle_client_fails_over_at_once),
 		cmocka_unit_test(group_commit_groups_concurrent_writes),
 		cmocka_unit_test(failing_request_in_a_batch_fails_alone),
 		cmocka_unit_test(concurrent_retries_with_batching_execute_once),
