@@ -527,15 +527,23 @@ static int watch_all(call *c, const Opra__V1__WatchRequest *q, long long wait_ms
 	}
 	PQclear(r);
 	r = NULL;
-	/* Events committed after the cursor but held back by an older
-	 * transaction still running: look again soon rather than waiting for
-	 * a notification that may not come. */
-	const char *p2[1] = {after};
+	/* Events committed after the cursor that the query above held back
+	 * (an older transaction was still running): look again soon rather
+	 * than wait for a notification that may not come. This is a new
+	 * statement with a new snapshot, so it must not ask whether they are
+	 * held *now*: the older transaction may have ended in between, and the
+	 * watcher would then sleep its whole wait past events it can have
+	 * (a lost wake-up, seen in CI). Any event after the cursor that the
+	 * caller may see means "look again". */
+	const char *p2[3] = {after, is_staff(c) ? "t" : "f", uid};
 	rc = db_exec(&r, c->db, 1,
-		     "SELECT EXISTS (SELECT 1 FROM events WHERE appraisal_id IS NOT NULL AND "
-		     "xid >= pg_snapshot_xmin(pg_current_snapshot()) AND ($1::bigint = 0 OR "
-		     "(xid, id) > (SELECT xid, id FROM events WHERE id = $1::bigint)))",
-		     1, p2);
+		     "SELECT EXISTS (SELECT 1 FROM events e WHERE e.appraisal_id IS NOT NULL AND "
+		     "($1::bigint = 0 OR (e.xid, e.id) > "
+		     "(SELECT xid, id FROM events WHERE id = $1::bigint)) "
+		     "AND ($2::boolean OR EXISTS (SELECT 1 FROM appraisal_members m "
+		     "WHERE m.appraisal_id = e.appraisal_id AND m.user_id = $3::bigint "
+		     "AND m.role <> 'automation')))",
+		     3, p2);
 	if (rc != OPRA_OK)
 		return rc;
 	int held = PQgetvalue(r, 0, 0)[0] == 't';
