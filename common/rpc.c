@@ -11,6 +11,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
+#include <nng/supplemental/util/platform.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -247,16 +248,28 @@ static int connect_any(rpc_client *c)
 		atomic_store(&c->sock_id, nng_socket_id(c->sock));
 		nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, pipe_event, c);
 		nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_event, c);
-		nrv = nng_dialer_create(&d, c->sock, c->urls[i]);
-		if (nrv == 0 && strncmp(c->urls[i], "tls+", 4) == 0) {
-			rc = tls_setup(c, d, c->urls[i]);
-			if (rc != OPRA_OK) {
-				disconnect(c);
-				return rc;
+		/* EAGAIN: the server's listen backlog is full (a burst of clients
+		 * connecting at once to an ipc:// socket fails this way instead of
+		 * queueing): the server is there, so wait briefly and dial the same
+		 * URL again (a dialer starts once: a new one each time), for at
+		 * most about a second and never past the timeout. */
+		for (int ms = 5, waited = 0;; ms = ms < 50 ? ms * 2 : 100) {
+			nrv = nng_dialer_create(&d, c->sock, c->urls[i]);
+			if (nrv == 0 && strncmp(c->urls[i], "tls+", 4) == 0) {
+				rc = tls_setup(c, d, c->urls[i]);
+				if (rc != OPRA_OK) {
+					disconnect(c);
+					return rc;
+				}
 			}
+			if (nrv == 0)
+				nrv = nng_dialer_start(d, 0); /* blocking: fail fast when down */
+			if (nrv != NNG_EAGAIN || waited >= 1000 || waited >= c->timeout_ms)
+				break;
+			nng_dialer_close(d);
+			nng_msleep((nng_duration)ms);
+			waited += ms;
 		}
-		if (nrv == 0)
-			nrv = nng_dialer_start(d, 0); /* blocking: fail fast when down */
 		if (nrv == 0) {
 			c->connected_url = (int)i;
 			return OPRA_OK;
