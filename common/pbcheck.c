@@ -91,3 +91,41 @@ int pbcheck_strings(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
 			    "binary data in a bytes field)",
 			    path);
 }
+
+int pb_peek_field(const uint8_t *p, size_t len, uint32_t field, uint64_t *value,
+		  const uint8_t **bytes)
+{
+	size_t i = 0;
+	int found = 0;
+	while (i < len) {
+		uint64_t key = 0, v = 0;
+		if (!read_varint(p, len, &i, &key))
+			return 0;
+		switch (key & 7) {
+		case 0:
+		case 2:
+			if (!read_varint(p, len, &i, &v))
+				return 0;
+			break;
+		case 1:
+			v = 8;
+			break;
+		case 5:
+			v = 4;
+			break;
+		default:
+			return 0;
+		}
+		if ((key & 7) != 0 && v > len - i)
+			return 0;
+		if ((key >> 3) == field) { /* the last one wins, as in decoding */
+			found = 1;
+			*value = v;
+			if (bytes)
+				*bytes = (key & 7) == 2 ? p + i : NULL;
+		}
+		if ((key & 7) != 0)
+			i += (size_t)v;
+	}
+	return found;
+}

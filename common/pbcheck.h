@@ -19,4 +19,15 @@ int pbcheck_strings(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
 
 #define PBCHECK_MAX_DEPTH 32
 
+/* Finds top-level field `field` of an encoded message without decoding it
+ * (varint keys and lengths only, bounds-checked, nothing allocated): a
+ * varint's value, or a length-delimited field's length with *bytes (if
+ * not NULL) at its first byte (NULL for other wire types). A field given
+ * more than once yields its last occurrence, as protobuf decoding does:
+ * a request cannot show one method name to this peek and another to the
+ * decoder. Returns 1 when found, 0 when absent or the bytes are not
+ * well-formed protobuf. */
+int pb_peek_field(const uint8_t *p, size_t len, uint32_t field, uint64_t *value,
+		  const uint8_t **bytes);
+
 #endif

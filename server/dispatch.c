@@ -1166,67 +1166,15 @@ int dispatch_handle(dispatcher *d, db *dbh, const uint8_t *data, size_t len, con
 	return it.status;
 }
 
-/* Reads field 1 (the method name) of an encoded Request without decoding
- * the rest: varint keys and lengths only, bounds-checked. */
-static int peek_method(const uint8_t *p, size_t len, const char **name, size_t *name_len)
-{
-	size_t i = 0;
-	while (i < len) {
-		uint64_t key = 0;
-		for (int shift = 0;; shift += 7) {
-			if (i >= len || shift > 63)
-				return 0;
-			key |= (uint64_t)(p[i] & 0x7f) << shift;
-			if (!(p[i++] & 0x80))
-				break;
-		}
-		unsigned wt = (unsigned)(key & 7);
-		uint64_t v = 0;
-		switch (wt) {
-		case 0:
-			for (;;) {
-				if (i >= len)
-					return 0;
-				if (!(p[i++] & 0x80))
-					break;
-			}
-			break;
-		case 1:
-			i += 8;
-			break;
-		case 5:
-			i += 4;
-			break;
-		case 2:
-			for (int shift = 0;; shift += 7) {
-				if (i >= len || shift > 63)
-					return 0;
-				v |= (uint64_t)(p[i] & 0x7f) << shift;
-				if (!(p[i++] & 0x80))
-					break;
-			}
-			if (v > len - i)
-				return 0;
-			if ((key >> 3) == 1) {
-				*name = (const char *)p + i;
-				*name_len = (size_t)v;
-				return 1;
-			}
-			i += (size_t)v;
-			break;
-		default:
-			return 0;
-		}
-	}
-	return 0;
-}
-
 unsigned dispatch_peek_flags(const dispatcher *d, const uint8_t *data, size_t len)
 {
-	const char *name = NULL;
-	size_t n = 0;
-	if (!peek_method(data, len, &name, &n) || n == 0 || n > ENVELOPE_METHOD_MAX)
+	const uint8_t *bytes = NULL;
+	uint64_t n = 0;
+	/* Request field 1: the method name, read without decoding the rest. */
+	if (!pb_peek_field(data, len, 1, &n, &bytes) || bytes == NULL || n == 0 ||
+	    n > ENVELOPE_METHOD_MAX)
 		return 0;
+	const char *name = (const char *)bytes;
 	for (size_t i = 0; i < d->n; i++) {
 		const method_entry *e = &d->methods[i];
 		if (strncmp(e->full_name, name, n) == 0 && e->full_name[n] == '\0')

@@ -4,6 +4,7 @@
 #include "db.h"
 #include "envelope.h"
 #include "notify.h"
+#include "pbcheck.h"
 #include "opra_alloc.h"
 #include "opra_err.h"
 #include "opra_log.h"
@@ -145,60 +146,16 @@ static void peer_of(nng_msg *msg, char *out, size_t size, char *addr, size_t add
 	}
 }
 
-/* Reads top-level field `field` of a protobuf message without decoding
- * it: its varint value (wire type 0) or its length (wire type 2). Returns
- * 1 when found, 0 when absent or the bytes are not protobuf. Used on the
- * rare paths of the rate limiter only, so nothing is allocated. */
-static int pb_peek(const uint8_t *p, size_t len, uint32_t field, uint64_t *value)
-{
-	size_t i = 0;
-	while (i < len) {
-		uint64_t key = 0, v = 0;
-		for (unsigned shift = 0;; shift += 7) {
-			if (i >= len || shift > 63)
-				return 0;
-			key |= (uint64_t)(p[i] & 0x7f) << shift;
-			if (!(p[i++] & 0x80))
-				break;
-		}
-		unsigned wt = (unsigned)(key & 7);
-		if (wt == 0 || wt == 2) {
-			for (unsigned shift = 0;; shift += 7) {
-				if (i >= len || shift > 63)
-					return 0;
-				v |= (uint64_t)(p[i] & 0x7f) << shift;
-				if (!(p[i++] & 0x80))
-					break;
-			}
-		} else if (wt == 1) {
-			v = 8;
-		} else if (wt == 5) {
-			v = 4;
-		} else {
-			return 0;
-		}
-		if ((key >> 3) == field) {
-			*value = v;
-			return 1;
-		}
-		if (wt != 0) {
-			if (v > len - i)
-				return 0;
-			i += (size_t)v;
-		}
-	}
-	return 0;
-}
-
 /* Counts a failed authentication of a token-bearing request (Request
  * field 2, token) answered UNAUTHENTICATED (Response field 2, status). */
 static void count_auth_failure(rpcserver *s, rpc_ctx *c, const uint8_t *req, size_t req_len,
 			       const opra_buf *reply)
 {
 	uint64_t status = 0, token_len = 0;
-	if (!pb_peek(reply->data, reply->len, 2, &status) || status != OPRA_UNAUTHENTICATED)
+	if (!pb_peek_field(reply->data, reply->len, 2, &status, NULL) ||
+	    status != OPRA_UNAUTHENTICATED)
 		return;
-	if (!pb_peek(req, req_len, 2, &token_len) || token_len == 0)
+	if (!pb_peek_field(req, req_len, 2, &token_len, NULL) || token_len == 0)
 		return;
 	if (auth_limit_fail(s->limit, c->addr, opra_now_us()))
 		log_warn("too many failed authentications from %s: refusing its requests that "

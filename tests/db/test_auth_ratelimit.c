@@ -160,6 +160,40 @@ static void test_guessing_is_slowed_per_address(void **state)
 	/* Even the right token waits for the window from that address ... */
 	assert_int_equal(rpc(a, whoami, ts.admin.text, msg, sizeof(msg), NULL),
 			 OPRA_RESOURCE_EXHAUSTED);
+	/* ... also when the request names a public method first and Whoami
+	 * last (protobuf keeps the last; so does the limiter's peek) ... */
+	{
+		Opra__V1__Request r = OPRA__V1__REQUEST__INIT;
+		opra_buf packed = OPRA_BUF_INIT;
+		r.method = (char *)whoami;
+		r.token = ts.admin.text;
+		r.request_id = 8;
+		r.idempotency_key = r.client_id = r.site = (char *)"";
+		r.protocol_version = 1;
+		assert_int_equal(envelope_request_pack(&packed, &r), OPRA_OK);
+		static const char ping_name[] = "opra.v1.System/Ping";
+		uint8_t wire[1024];
+		wire[0] = 0x0a; /* field 1, length-delimited */
+		wire[1] = (uint8_t)strlen(ping_name);
+		memcpy(wire + 2, ping_name, strlen(ping_name));
+		assert_true(packed.len + 2 + strlen(ping_name) <= sizeof(wire));
+		memcpy(wire + 2 + strlen(ping_name), packed.data, packed.len);
+		size_t wlen = packed.len + 2 + strlen(ping_name);
+		opra_buf_free(&packed);
+		Opra__V1__Request *back = NULL;
+		assert_int_equal(envelope_request_decode(&back, wire, wlen), OPRA_OK);
+		assert_string_equal(back->method, whoami); /* what the server runs */
+		envelope_request_free(back);
+		assert_int_equal(nng_send(a, wire, wlen, 0), 0);
+		void *reply = NULL;
+		size_t n = 0;
+		assert_int_equal(nng_recv(a, &reply, &n, NNG_FLAG_ALLOC), 0);
+		Opra__V1__Response *resp = NULL;
+		assert_int_equal(envelope_response_decode(&resp, reply, n), OPRA_OK);
+		nng_free(reply, n);
+		assert_int_equal(resp->status, OPRA_RESOURCE_EXHAUSTED);
+		envelope_response_free(resp);
+	}
 	/* ... but Ping (no token) is not refused, ... */
 	assert_int_equal(rpc(a, "opra.v1.System/Ping", NULL, msg, sizeof(msg), NULL), OPRA_OK);
 	/* ... and another address is not affected at all. */

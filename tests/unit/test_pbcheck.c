@@ -58,11 +58,42 @@ static void test_bytes_and_malformed_left_alone(void **state)
 			 OPRA_OK);
 }
 
+/* pb_peek_field: top-level fields without decoding; the last of a
+ * repeated singular field wins, as in decoding. */
+static void test_peek_field(void **state)
+{
+	(void)state;
+	/* field 1 "ab", field 2 varint 300, field 1 "xyz" */
+	static const uint8_t m[] = {0x0a, 0x02, 'a',  'b', 0x10, 0xac,
+				    0x02, 0x0a, 0x03, 'x', 'y',	 'z'};
+	uint64_t v = 0;
+	const uint8_t *bytes = NULL;
+	assert_int_equal(pb_peek_field(m, sizeof(m), 1, &v, &bytes), 1);
+	assert_int_equal(v, 3);
+	assert_memory_equal(bytes, "xyz", 3);
+	assert_int_equal(pb_peek_field(m, sizeof(m), 2, &v, &bytes), 1);
+	assert_int_equal(v, 300);
+	assert_null(bytes);
+	assert_int_equal(pb_peek_field(m, sizeof(m), 3, &v, NULL), 0);
+	/* Not well-formed: a length past the end, a cut varint, a group. */
+	static const uint8_t past[] = {0x0a, 0x09, 'a'};
+	static const uint8_t cut[] = {0x10, 0xac};
+	static const uint8_t group[] = {0x0b, 0x0c};
+	assert_int_equal(pb_peek_field(past, sizeof(past), 1, &v, NULL), 0);
+	assert_int_equal(pb_peek_field(cut, sizeof(cut), 2, &v, NULL), 0);
+	assert_int_equal(pb_peek_field(group, sizeof(group), 1, &v, NULL), 0);
+	assert_int_equal(pb_peek_field(NULL, 0, 1, &v, NULL), 0);
+	/* A good field followed by garbage: the message is not protobuf. */
+	static const uint8_t tail[] = {0x0a, 0x01, 'a', 0x0a, 0x7f};
+	assert_int_equal(pb_peek_field(tail, sizeof(tail), 1, &v, NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_nul_in_nested_string_refused),
 		cmocka_unit_test(test_bytes_and_malformed_left_alone),
+		cmocka_unit_test(test_peek_field),
 	};
 	return TESTLIB_RUN(tests);
 }
