@@ -244,6 +244,14 @@ static int connect_any(rpc_client *c)
 		 * of a request the server keeps refusing (e.g. over its size
 		 * limit) can also keep nng_close from returning. */
 		nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+		/* No background redialling either: when the connection drops,
+		 * `lost` makes the next call reconnect (trying every URL), so
+		 * nng's own redial would only race with nng_close (under ASan a
+		 * socket closed while its dialer was reconnecting after the server
+		 * dropped an oversize request leaked the dialer and its pipe, in
+		 * about one run of db_test_rpc in five). */
+		nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 3600 * 1000);
+		nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 3600 * 1000);
 		atomic_store(&c->lost, 0);
 		atomic_store(&c->sock_id, nng_socket_id(c->sock));
 		nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, pipe_event, c);
