@@ -32,11 +32,15 @@ void testserver_setup(testserver *ts, const char *name, size_t recv_max)
 
 int testserver_start(testserver *ts, int workers, size_t queue)
 {
+	/* Tests try wrong and revoked tokens on purpose, all from one local
+	 * uid: a budget no test exhausts by accident (test_auth_ratelimit runs
+	 * a server of its own with a small one). */
 	rpcserver_options o = {.n_urls = 1,
 			       .conninfo = ts->conninfo,
 			       .workers = workers,
 			       .queue_depth = queue,
-			       .recv_max = ts->info.max_message_size};
+			       .recv_max = ts->info.max_message_size,
+			       .auth_fail_burst = 100000};
 	o.urls[0] = ts->url;
 	testserver_stop(ts);
 	return rpcserver_start(&ts->srv, &o, ts->disp);
