@@ -33,8 +33,8 @@ struct rpc_client {
 	long long last_rtt_us;
 	/* Set by nng when the socket's connection goes away (the server
 	 * stopped or died while we were idle): the next call reconnects,
-	 * trying the URLs in order, instead of waiting on a dead address
-	 * that nng's dialer keeps redialling. Cleared when nng reconnects. */
+	 * trying the URLs in order, instead of waiting on a dead address.
+	 * Cleared when a new socket connects. */
 	atomic_int lost;
 	atomic_int sock_id; /* nng_socket_id of sock while open, else 0 */
 };
