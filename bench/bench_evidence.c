@@ -21,6 +21,7 @@
  *                       [--seconds S] [--clients 1,16,64] [--upload-mib N]
  *                       [--upload-streams N (default 4)]
  *                       [--oprad-pid PID] [--pgbench PATH] [--dir TMPDIR] */
+#include "proc.h"
 #include "summary.h"
 #include "db.h"
 #include "opra_err.h"
@@ -241,26 +242,11 @@ typedef struct {
 	long min_kb, max_kb, samples;
 } rss_sampler;
 
-static long rss_kb(void)
-{
-	char path[64], line[256];
-	long kb = -1;
-	snprintf(path, sizeof(path), "/proc/%ld/status", oprad_pid);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "VmRSS:", 6) == 0)
-			kb = strtol(line + 6, NULL, 10);
-	fclose(f);
-	return kb;
-}
-
 static void *rss_worker(void *p)
 {
 	rss_sampler *s = p;
 	while (!atomic_load(&s->stop)) {
-		long kb = rss_kb();
+		long kb = bench_rss_kib(oprad_pid);
 		if (kb > 0) {
 			if (s->samples == 0 || kb < s->min_kb)
 				s->min_kb = kb;
@@ -603,7 +589,7 @@ int main(int argc, char **argv)
 		rpc_client_open(&c, &o);
 		rss_sampler rs = {0};
 		pthread_t rt;
-		long rss_before = oprad_pid ? rss_kb() : -1;
+		long rss_before = oprad_pid ? bench_rss_kib(oprad_pid) : -1;
 		if (oprad_pid)
 			pthread_create(&rt, NULL, rss_worker, &rs);
 		int stored = 0;

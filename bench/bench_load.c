@@ -58,6 +58,7 @@
  *                  failed, failed_stored},
  *   server: {rss_start_kib, rss_max_kib, rss_end_kib, cpu_s} (-1: unknown),
  *   exhausted_retries, unavailable_retries, failures, ok */
+#include "proc.h"
 #include "summary.h"
 #include "opra_err.h"
 #include "opra_log.h"
@@ -570,27 +571,12 @@ static double tree_cpu_s(void)
 	return found ? (double)ticks / (double)sysconf(_SC_CLK_TCK) : -1;
 }
 
-static long rss_kib(long pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "VmRSS:", 6) == 0)
-			kb = strtol(line + 6, NULL, 10);
-	fclose(f);
-	return kb;
-}
-
 static long rss_total(void)
 {
 	long sum = 0;
 	int any = 0;
 	for (size_t i = 0; i < n_oprad_pids; i++) {
-		long kb = rss_kib(oprad_pids[i]);
+		long kb = bench_rss_kib(oprad_pids[i]);
 		if (kb >= 0) {
 			sum += kb;
 			any = 1;
