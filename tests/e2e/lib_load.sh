@@ -40,6 +40,18 @@ load_json() {
 	expect_json "$(cat "$1")" "$2" "$3"
 }
 
+# load_check_stored DB WHEN: after a fault, the database holds no load
+# title twice and the hash chains of load1 and load2 verify ("after WHEN").
+load_check_stored() {
+	local db=$1 when=$2 dups a
+	dups=$(psql "$db" -AtXc "SELECT count(*) FROM (SELECT title FROM evidence WHERE title LIKE 'load-%' GROUP BY title HAVING count(*) > 1) t")
+	[ "$dups" -eq 0 ] && pass "no title stored twice in the database" || fail "$dups titles stored twice"
+	for a in load1 load2; do
+		run env OPRA_TOKEN="$LOAD_TOKEN" "$OPRA_BIN" --server "$OPRA_URL" audit "$a" --verify --json
+		expect_json "$OUT" 'd["valid"] is True' "$a: the hash chain verifies after $when"
+	done
+}
+
 # load_start OUT_PREFIX ARGS...: starts bench_load in the background with
 # --json, stdout in OUT_PREFIX.json, stderr in OUT_PREFIX.err; LOAD_PID.
 load_start() {
