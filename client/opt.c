@@ -382,15 +382,13 @@ int opt_resolve(opt_config *out, const opt_flags *f, opt_env env, const kvfile *
 			what = where;
 		}
 		if (v != NULL) {
-			if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 ||
-			    strcmp(v, "1") == 0) {
-				cfg.insecure = true;
-			} else if (strcmp(v, "false") != 0 && strcmp(v, "no") != 0 &&
-				   strcmp(v, "0") != 0) {
+			int b = kvfile_bool(v);
+			if (b < 0) {
 				rc = opra_err_set(OPRA_INVALID_ARGUMENT,
 						  "%s must be true or false, not '%s'", what, v);
 				goto done;
 			}
+			cfg.insecure = b == 1;
 		}
 	}
 

@@ -209,3 +209,15 @@ void kvfile_entry(const kvfile *kv, size_t i, const char **key, const char **val
 	if (line)
 		*line = kv->entries[i].line;
 }
+
+int kvfile_bool(const char *value)
+{
+	static const char *const yes[] = {"true", "yes", "1"}, *const no[] = {"false", "no", "0"};
+	for (size_t i = 0; value && i < 3; i++) {
+		if (strcmp(value, yes[i]) == 0)
+			return 1;
+		if (strcmp(value, no[i]) == 0)
+			return 0;
+	}
+	return -1;
+}

@@ -25,5 +25,8 @@ size_t kvfile_get_all(const kvfile *kv, const char *key, const char **values, si
 /* Iteration: number of entries, and entry i. */
 size_t kvfile_count(const kvfile *kv);
 void kvfile_entry(const kvfile *kv, size_t i, const char **key, const char **value, int *line);
+/* A boolean setting's value: 1 for true/yes/1, 0 for false/no/0, -1 for
+ * anything else (the caller says which setting it was). */
+int kvfile_bool(const char *value);
 
 #endif

@@ -252,12 +252,15 @@ static int apply_option(options *o, int id, const char *val, int from_file)
 			o->insecure = 1;
 			return 0;
 		}
-		if (strcmp(val, "true") == 0 || strcmp(val, "yes") == 0 || strcmp(val, "1") == 0)
+		switch (kvfile_bool(val)) {
+		case 1:
 			o->insecure = 1;
-		else if (strcmp(val, "false") != 0 && strcmp(val, "no") != 0 &&
-			 strcmp(val, "0") != 0)
+			return 0;
+		case 0:
+			return 0;
+		default:
 			return usage_error("insecure must be true or false, not '%s'", val);
-		return 0;
+		}
 	case OPT_LOG_LEVEL:
 		if (opra_log_level_parse(val) < 0)
 			return usage_error(

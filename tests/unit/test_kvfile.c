@@ -57,12 +57,28 @@ static void missing_file_is_not_found(void **state)
 	assert_non_null(strstr(opra_err_msg(), "/nonexistent/opra/config"));
 }
 
+static void booleans(void **state)
+{
+	(void)state;
+	assert_int_equal(kvfile_bool("true"), 1);
+	assert_int_equal(kvfile_bool("yes"), 1);
+	assert_int_equal(kvfile_bool("1"), 1);
+	assert_int_equal(kvfile_bool("false"), 0);
+	assert_int_equal(kvfile_bool("no"), 0);
+	assert_int_equal(kvfile_bool("0"), 0);
+	assert_int_equal(kvfile_bool("maybe"), -1);
+	assert_int_equal(kvfile_bool("TRUE"), -1);
+	assert_int_equal(kvfile_bool(""), -1);
+	assert_int_equal(kvfile_bool(NULL), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(parses_keys_comments_quotes_and_repeats),
 		cmocka_unit_test(errors_name_the_line),
 		cmocka_unit_test(missing_file_is_not_found),
+		cmocka_unit_test(booleans),
 	};
 	return TESTLIB_RUN(tests);
 }
